@@ -1,0 +1,14 @@
+"""Inference: load a verified artifact and run it. Imports no other modelnode package
+(only ``errors``), so it can move into a separate worker process later.
+
+Contract used by ``services``:
+  ``load(spec) -> DeployedModel``   blocking (run it in a worker thread); loads and warms up.
+  ``await model.predict(inp)``       one ``ModelTensors`` per input document, in order; requests
+                                     from many callers share batches (``runtime.batcher``).
+  ``model.close()``                  frees the engine; pending predicts fail.
+"""
+
+from modelnode.runtime.api import DeployedModel, ModelSpec, TextDocsInput, load
+from modelnode.runtime.tensors import ModelTensor, ModelTensors
+
+__all__ = ["DeployedModel", "ModelSpec", "ModelTensor", "ModelTensors", "TextDocsInput", "load"]

@@ -1,0 +1,42 @@
+"""The runtime's public types. Implementation lives in backends/, kinds/, batcher.py."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from modelnode.runtime.tensors import ModelTensors
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything needed to load a model; nothing here needs the network."""
+
+    artifact_dir: Path  # the unpacked, verified zip: one .pt/.onnx (or none), tokenizer.json, ...
+    model_format: str  # "TORCH_SCRIPT" | "ONNX"
+    function_name: str  # "TEXT_EMBEDDING", ...
+    model_config: Mapping[str, Any] = field(default_factory=dict)  # ML Commons model_config
+    backend: str = "auto"  # "auto" picks by model_format; "fake" = deterministic test network
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class TextDocsInput:
+    """TEXT_EMBEDDING / SPARSE_* input (ML Commons' TextDocsMLInput)."""
+
+    text_docs: tuple[str, ...]
+    content_type: str | None = None  # "query" | "passage" for asymmetric models
+
+
+class DeployedModel(Protocol):
+    function_name: str
+
+    async def predict(self, inp: TextDocsInput) -> list[ModelTensors]: ...
+
+    def close(self) -> None: ...
+
+
+def load(spec: ModelSpec) -> DeployedModel:
+    raise NotImplementedError  # filled in by the runtime implementation
