@@ -78,8 +78,16 @@ class PretrainedModel:
         return f"{short}-{version}-{fmt}"
 
 
-def _st(short: str, versions: tuple[str, ...], dim: int, space: str, pooling: str, normalize: bool,
-        model_type: str, formats: tuple[ModelFormat, ...] = BOTH) -> PretrainedModel:
+def _st(
+    short: str,
+    versions: tuple[str, ...],
+    dim: int,
+    space: str,
+    pooling: str,
+    normalize: bool,
+    model_type: str,
+    formats: tuple[ModelFormat, ...] = BOTH,
+) -> PretrainedModel:
     return PretrainedModel(
         name=f"huggingface/sentence-transformers/{short}",
         versions=versions,
@@ -131,15 +139,22 @@ CATALOG: tuple[PretrainedModel, ...] = (
     _st("all-MiniLM-L6-v2", _V12, 384, "l2", "MEAN", True, "bert"),
     _st("all-MiniLM-L12-v2", _V12, 384, "l2", "MEAN", True, "bert"),
     _st("all-mpnet-base-v2", _V12, 768, "l2", "MEAN", True, "mpnet"),
-    _st("msmarco-distilbert-base-tas-b", ("1.0.1", "1.0.2", "1.0.3"), 768, "innerproduct", "CLS", False,
-        "distilbert"),
+    _st("msmarco-distilbert-base-tas-b", ("1.0.1", "1.0.2", "1.0.3"), 768, "innerproduct", "CLS", False, "distilbert"),
     _st("multi-qa-MiniLM-L6-cos-v1", _V12, 384, "l2", "MEAN", True, "bert"),
     _st("multi-qa-mpnet-base-dot-v1", _V12, 768, "innerproduct", "CLS", False, "mpnet"),
     _st("paraphrase-MiniLM-L3-v2", _V12, 384, "cosinesimil", "MEAN", False, "bert"),
     _st("paraphrase-multilingual-MiniLM-L12-v2", _V12, 384, "cosinesimil", "MEAN", False, "xlm-roberta"),
     _st("paraphrase-mpnet-base-v2", ("1.0.0", "1.0.1"), 768, "cosinesimil", "MEAN", False, "mpnet"),
-    _st("distiluse-base-multilingual-cased-v1", _V12, 512, "cosinesimil", "MEAN", False, "distilbert",
-        formats=TORCH_ONLY),
+    _st(
+        "distiluse-base-multilingual-cased-v1",
+        _V12,
+        512,
+        "cosinesimil",
+        "MEAN",
+        False,
+        "distilbert",
+        formats=TORCH_ONLY,
+    ),
     # 8 neural sparse encoders (SPARSE_ENCODING), TorchScript only
     _sparse("opensearch-neural-sparse-encoding-v1", "1.0.1", _SPARSE_BI),
     _sparse("opensearch-neural-sparse-encoding-v2-distill", "1.0.0", _SPARSE_BI),
@@ -191,8 +206,7 @@ CATALOG: tuple[PretrainedModel, ...] = (
         versions=("1.0.0",),
         formats=TORCH_ONLY,
         function_name=FunctionName.QUESTION_ANSWERING,
-        description="A semantic highlighter model that identifies relevant sentences in a document given a "
-        "query.",
+        description="A semantic highlighter model that identifies relevant sentences in a document given a query.",
         source="opensearch-project/opensearch-semantic-highlighter-v1",
     ),
 )

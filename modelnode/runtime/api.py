@@ -33,10 +33,22 @@ class TextDocsInput:
 class DeployedModel(Protocol):
     function_name: str
 
+    @property
+    def healthy(self) -> bool:
+        """False once closed or if its inference worker died (``/health`` reports it)."""
+        ...
+
     async def predict(self, inp: TextDocsInput) -> list[ModelTensors]: ...
 
     def close(self) -> None: ...
 
 
 def load(spec: ModelSpec) -> DeployedModel:
-    raise NotImplementedError  # filled in by the runtime implementation
+    """Blocking (run it in a worker thread): load the artifact, warm it up, start its batcher.
+
+    Raises ``IllegalArgument`` for a function/format this runtime cannot serve, ``MissingDependency``
+    when an optional extra (torch) is needed, ``ModelLoadError`` for anything else that fails.
+    """
+    from modelnode.runtime import loader  # the implementation imports these types
+
+    return loader.load(spec)

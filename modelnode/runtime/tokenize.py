@@ -1,0 +1,97 @@
+"""Text -> padded int64 id arrays, with the artifact's own ``tokenizer.json``.
+
+ML Commons tokenizes one document at a time, so padding never matters there. We batch, so we pad
+each batch to its own longest sequence (never to a fixed length: bert's tokenizer.json pads every
+input to 128) and always on the right, which lets post-processing strip a document's padding by
+slicing ``[:length]``. Truncation is the artifact's: the ``truncation`` block of tokenizer.json,
+else ``model_config.model_max_length``, else 512.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+DEFAULT_MAX_LENGTH = 512
+# Tried in order when tokenizer.json has no padding block to take the pad token from.
+_PAD_TOKENS = ("[PAD]", "<pad>", "<|pad|>", "<|endoftext|>")
+
+# input_ids, attention_mask, token_type_ids: each int64 (batch, seq).
+Features = dict[str, np.ndarray]
+
+
+class Tokenizer(Protocol):
+    max_length: int
+
+    def __call__(self, texts: Sequence[str]) -> Features: ...
+
+
+class HFTokenizer:
+    """A Hugging Face ``tokenizers`` tokenizer loaded from ``tokenizer.json``."""
+
+    def __init__(self, path: Path, *, model_max_length: int | None = None) -> None:
+        from tokenizers import Tokenizer as _HF
+
+        tok = _HF.from_file(str(path))
+        truncation = tok.truncation
+        if truncation is None:
+            tok.enable_truncation(model_max_length or DEFAULT_MAX_LENGTH)
+            truncation = tok.truncation
+        self.max_length: int = truncation["max_length"]
+
+        padding = tok.padding or {}
+        pad_token = padding.get("pad_token") or next((t for t in _PAD_TOKENS if tok.token_to_id(t) is not None), None)
+        pad_id = padding.get("pad_id", tok.token_to_id(pad_token) if pad_token else 0)
+        tok.no_padding()
+        # length=None: pad to the longest sequence of each batch.
+        tok.enable_padding(
+            direction="right",
+            pad_id=pad_id,
+            pad_type_id=padding.get("pad_type_id", 0),
+            pad_token=pad_token or "[PAD]",
+        )
+        self._tok = tok
+
+    def __call__(self, texts: Sequence[str]) -> Features:
+        encodings = self._tok.encode_batch(list(texts), add_special_tokens=True)
+        return _features(
+            [e.ids for e in encodings], [e.attention_mask for e in encodings], [e.type_ids for e in encodings]
+        )
+
+
+class HashTokenizer:
+    """A vocabulary-free stand-in for the fake backend when an artifact has no tokenizer.json:
+    lower-cased words and punctuation, each hashed to a stable id, wrapped in [CLS]/[SEP] ids."""
+
+    CLS, SEP, FIRST_ID, VOCAB = 101, 102, 1000, 30000
+    _WORDS = re.compile(r"\w+|[^\w\s]")
+
+    def __init__(self, *, max_length: int | None = None) -> None:
+        self.max_length = max_length or DEFAULT_MAX_LENGTH
+
+    def __call__(self, texts: Sequence[str]) -> Features:
+        rows = []
+        for text in texts:
+            words = self._WORDS.findall(text.lower())[: self.max_length - 2]
+            ids = [self.FIRST_ID + zlib.crc32(w.encode()) % self.VOCAB for w in words]
+            rows.append([self.CLS, *ids, self.SEP])
+        longest = max((len(r) for r in rows), default=0)
+        ids = [r + [0] * (longest - len(r)) for r in rows]
+        mask = [[1] * len(r) + [0] * (longest - len(r)) for r in rows]
+        return _features(ids, mask, [[0] * longest for _ in rows])
+
+
+def _features(ids: list[list[int]], mask: list[list[int]], type_ids: list[list[int]]) -> Features:
+    def arr(rows: list[list[int]]) -> np.ndarray:
+        return np.asarray(rows, dtype=np.int64).reshape(len(rows), -1)  # (batch, seq); (0, 0) if empty
+
+    return {"input_ids": arr(ids), "attention_mask": arr(mask), "token_type_ids": arr(type_ids)}
+
+
+def load_tokenizer(artifact_dir: Path, *, model_max_length: int | None = None) -> HFTokenizer:
+    return HFTokenizer(artifact_dir / "tokenizer.json", model_max_length=model_max_length)
