@@ -9,10 +9,14 @@ modelnode artifacts repository DIR
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
 import logging
 import os
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from modelnode import catalog
@@ -23,6 +27,8 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from modelnode.api import build_app
+
+    _Server = _server_class()
 
     repo = args.model_repository
     if "://" not in repo:
@@ -39,11 +45,32 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"modelnode listening on http://{settings.host}:{settings.port}", flush=True)
     print(f"data directory: {settings.data_dir}", flush=True)
     print(f"model repository: {settings.model_repository}", flush=True)
-    # uvicorn handles SIGINT/SIGTERM: stops accepting, finishes in-flight requests, runs shutdown.
-    uvicorn.run(
+    config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_level=args.log_level.lower(), timeout_graceful_shutdown=10
     )
-    return 0
+    server = _Server(config)
+    asyncio.run(server.serve())
+    return 0 if server.started else 1
+
+
+def _server_class() -> type:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """SIGINT/SIGTERM: stop accepting, finish in-flight requests, run shutdown, exit 0.
+        (uvicorn's own handler re-raises the signal after shutdown, so a clean stop would look
+        like a crash to whoever supervises the process.)"""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    return Server
 
 
 def _models_list(args: argparse.Namespace) -> int:

@@ -113,6 +113,8 @@ def build_artifact(
 def _write_zip(source: Path, zip_path: Path, fmt: str, *, model_file_stem: str) -> dict[str, Any]:
     """Trace/export ``source`` into ``zip_path``; returns config.json's ``model_config``."""
     torch, st = _require_build_deps()
+    if not (source / "config.json").is_file():
+        raise errors.IllegalArgument(f"{source} is not a Hugging Face model folder (it has no config.json)")
     model = st.SentenceTransformer(str(source), device="cpu", local_files_only=True)
     model.eval()
     transformer = model[0]
@@ -200,9 +202,7 @@ def _export_onnx(torch: Any, hf_model: Any, features: Any, path: Path) -> None:
         def forward(self, *inputs: Any) -> Any:
             return self.hf(**dict(zip(names, inputs, strict=True)), return_dict=False)[0]
 
-    axes = {n: {0: "batch", 1: "sequence"} for n in names} | {
-        "last_hidden_state": {0: "batch", 1: "sequence"}
-    }
+    axes = {n: {0: "batch", 1: "sequence"} for n in names} | {"last_hidden_state": {0: "batch", 1: "sequence"}}
     torch.onnx.export(
         TokenEmbeddings().eval(),
         tuple(features[n] for n in names),
@@ -322,9 +322,7 @@ def weights_dir(name: str) -> Path | None:
     return path if (path / "config.json").is_file() else None
 
 
-def build_repository(
-    out_dir: str | os.PathLike[str], *, formats: Iterable[str] = FORMATS
-) -> list[BuiltArtifact]:
+def build_repository(out_dir: str | os.PathLike[str], *, formats: Iterable[str] = FORMATS) -> list[BuiltArtifact]:
     """Every catalog model with installed weights, every listed version and format, in the
     official layout; plus ``model_listing/pre_trained_models.json`` listing what was built."""
     out = Path(out_dir)
@@ -371,9 +369,7 @@ def _build_versions(source: Path, out: Path, entry: catalog.PretrainedModel, fmt
         config["version"] = version
         config_path = target / "config.json"
         config_path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        results.append(
-            BuiltArtifact(zip_path, config_path, first.sha256, first.size, entry.name, version, fmt)
-        )
+        results.append(BuiltArtifact(zip_path, config_path, first.sha256, first.size, entry.name, version, fmt))
     return results
 
 

@@ -76,9 +76,7 @@ def download(
         try:
             fd, tmp_name = tempfile.mkstemp(dir=dest, prefix=f"{name}.", suffix=PARTIAL_SUFFIX)
         except OSError as exc:
-            raise ArtifactError(
-                f"cannot write into download directory {dest}: {exc.strerror or exc}"
-            ) from exc
+            raise ArtifactError(f"cannot write into download directory {dest}: {exc.strerror or exc}") from exc
         tmp = Path(tmp_name)
         try:
             with os.fdopen(fd, "wb") as out:
@@ -192,9 +190,7 @@ def _stream(
 
 def _log_progress(url: str, done: int, total: int | None) -> None:
     if total:
-        log.info(
-            "downloading %s: %s of %s (%d%%)", url, human_bytes(done), human_bytes(total), done * 100 // total
-        )
+        log.info("downloading %s: %s of %s (%d%%)", url, human_bytes(done), human_bytes(total), done * 100 // total)
     else:
         log.info("downloading %s: %s", url, human_bytes(done))
 
@@ -283,8 +279,7 @@ def _open_http(url: str, timeout: float) -> Iterator[tuple[BinaryIO, int | None]
         encoding = (response.headers.get("Content-Encoding") or "identity").strip().lower()
         if encoding != "identity":
             raise ArtifactError(
-                f"{url} was served with Content-Encoding {encoding!r}; the artifact host must serve "
-                "the raw bytes"
+                f"{url} was served with Content-Encoding {encoding!r}; the artifact host must serve the raw bytes"
             )
         yield response, _content_length(response.headers.get("Content-Length"))
 
@@ -306,8 +301,7 @@ def _open_file(url: str) -> Iterator[tuple[BinaryIO, int | None]]:
         handle = open(path, "rb")  # noqa: SIM115 - closed by the with below
     except FileNotFoundError:
         raise ArtifactError(
-            f"{url} was not found; check the model name, version and model_format, or the model "
-            "repository directory"
+            f"{url} was not found; check the model name, version and model_format, or the model repository directory"
         ) from None
     except IsADirectoryError:
         raise ArtifactError(f"{url} is a directory, not a file") from None

@@ -86,13 +86,10 @@ class ModelRepository:
         try:
             config = json.loads(raw.decode("utf-8-sig"))
         except (UnicodeDecodeError, ValueError) as exc:
-            raise ArtifactError(
-                f"model config {url} is not valid JSON ({exc}); the repository is broken"
-            ) from None
+            raise ArtifactError(f"model config {url} is not valid JSON ({exc}); the repository is broken") from None
         if not isinstance(config, dict):
             raise ArtifactError(
-                f"model config {url} is not a JSON object (got {type(config).__name__}); the repository "
-                "is broken"
+                f"model config {url} is not a JSON object (got {type(config).__name__}); the repository is broken"
             )
         return config
 
@@ -146,12 +143,7 @@ def _format(value: ModelFormat | str) -> ModelFormat:
 
 
 def _check_segment(value: str, what: str) -> None:
-    if (
-        not value
-        or value in (".", "..")
-        or any(c in value for c in "\\?#%")
-        or any(ord(c) < 32 for c in value)
-    ):
+    if not value or value in (".", "..") or any(c in value for c in "\\?#%") or any(ord(c) < 32 for c in value):
         raise ArtifactError(f"invalid model {what} {value!r} for the model repository layout")
 
 

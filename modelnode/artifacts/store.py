@@ -56,9 +56,7 @@ class ArtifactStore:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise ArtifactError(
-                f"cannot create the artifact store at {self.root}: {exc.strerror or exc}"
-            ) from exc
+            raise ArtifactError(f"cannot create the artifact store at {self.root}: {exc.strerror or exc}") from exc
 
     @property
     def incoming_dir(self) -> Path:
@@ -220,9 +218,7 @@ class ArtifactStore:
                         while chunk := src.read(_COPY_CHUNK):
                             written += len(chunk)
                             if written > member.size:  # zipfile caps at the declared size; belt and braces
-                                raise ArtifactError(
-                                    f"model zip entry {member.name!r} is larger than it declares"
-                                )
+                                raise ArtifactError(f"model zip entry {member.name!r} is larger than it declares")
                             out.write(chunk)
                         out.flush()
                         os.fsync(out.fileno())

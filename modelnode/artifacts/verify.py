@@ -104,9 +104,7 @@ def verify_zip(
     fmt = _model_format(model_format)
     function = _function_name(function_name)
     zip_path = Path(path)
-    limit_uncompressed = (
-        UNCOMPRESSED_FACTOR * max_bytes if max_uncompressed_bytes is None else max_uncompressed_bytes
-    )
+    limit_uncompressed = UNCOMPRESSED_FACTOR * max_bytes if max_uncompressed_bytes is None else max_uncompressed_bytes
 
     try:
         zip_size = zip_path.stat().st_size
@@ -171,9 +169,7 @@ def is_junk(name: str) -> bool:
 
 def open_member_error(name: str, exc: BaseException) -> ArtifactError:
     """The error for a member whose data cannot be decompressed (shared with the store)."""
-    return ArtifactError(
-        f"model zip entry {name!r} is corrupt or truncated ({exc}); download the artifact again"
-    )
+    return ArtifactError(f"model zip entry {name!r} is corrupt or truncated ({exc}); download the artifact again")
 
 
 # --- internals ----------------------------------------------------------------------------------
@@ -216,9 +212,7 @@ class _open_zip:
                 "file and tokenizer.json"
             ) from None
         except (OSError, ValueError, EOFError) as exc:
-            raise ArtifactError(
-                f"model zip {self.path.name} cannot be read ({exc}); download it again"
-            ) from None
+            raise ArtifactError(f"model zip {self.path.name} cannot be read ({exc}); download it again") from None
         return self.zf
 
     def __exit__(self, *exc: object) -> None:
@@ -243,9 +237,7 @@ def _check_entries(infos: list[zipfile.ZipInfo]) -> list[ZipMember]:
                 "zip the real files instead"
             )
         if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
-            raise ArtifactError(
-                f"model zip entry {name!r} is a special file (mode {oct(mode)}), not a regular file"
-            )
+            raise ArtifactError(f"model zip entry {name!r} is a special file (mode {oct(mode)}), not a regular file")
         if kind == stat.S_IFDIR and not is_dir:
             is_dir = True
         key = name.rstrip("/")
@@ -340,8 +332,7 @@ def _check_model_file(files: list[ZipMember], fmt: ModelFormat, function: Functi
         )
     if "/" in found[0]:
         raise ArtifactError(
-            f"model file {found[0]} must be at the top level of the zip, next to tokenizer.json; rebuild "
-            "the zip"
+            f"model file {found[0]} must be at the top level of the zip, next to tokenizer.json; rebuild the zip"
         )
     return found[0]
 

@@ -6,6 +6,11 @@ Contract used by ``services``:
   ``await model.predict(inp)``       one ``ModelTensors`` per input document, in order; requests
                                      from many callers share batches (``runtime.batcher``).
   ``model.close()``                  frees the engine; pending predicts fail.
+  ``model.healthy``                  false once closed or if its inference worker died.
+
+Errors: ``IllegalArgument`` (bad request, or a function this runtime cannot serve),
+``TooManyRequests`` (the model's queue is full), ``ServiceUnavailable`` (closed while waiting),
+``ModelLoadError`` / ``MissingDependency`` (from ``load``).
 """
 
 from modelnode.runtime.api import DeployedModel, ModelSpec, TextDocsInput, load

@@ -16,6 +16,7 @@ If the worker ever dies, ``alive`` turns false and every waiting and new request
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -167,7 +168,9 @@ class Batcher(Generic[In]):
             if full or req.key != key:
                 keep.append(req)
                 continue
-            if batch and (docs + req.docs > self.config.max_batch_docs or cost + req.cost > self.config.max_batch_tokens):
+            if batch and (
+                docs + req.docs > self.config.max_batch_docs or cost + req.cost > self.config.max_batch_tokens
+            ):
                 full = True  # stay FIFO: nothing younger overtakes a request that did not fit
                 keep.append(req)
                 continue
@@ -193,10 +196,8 @@ class Batcher(Generic[In]):
 
     @staticmethod
     def _resolve(req: _Request[In], result: Any, exc: BaseException | None) -> None:
-        try:
+        with contextlib.suppress(RuntimeError):  # the caller's loop is closed: nobody is waiting
             req.loop.call_soon_threadsafe(_settle, req.future, result, exc)
-        except RuntimeError:  # the caller's event loop is closed: nobody is waiting
-            pass
 
 
 def _doc_count(inp: Any) -> int:
@@ -204,4 +205,6 @@ def _doc_count(inp: Any) -> int:
 
 
 def _unavailable() -> errors.ServiceUnavailable:
-    return errors.ServiceUnavailable("The model is not deployed any more (it was undeployed or its inference worker stopped); deploy it and retry.")
+    return errors.ServiceUnavailable(
+        "The model is not deployed any more (it was undeployed or its inference worker stopped); deploy it and retry."
+    )

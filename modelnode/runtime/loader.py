@@ -8,7 +8,7 @@ from pathlib import Path
 from modelnode import errors
 from modelnode.runtime.api import ModelSpec, TextDocsInput
 from modelnode.runtime.backends import Backend
-from modelnode.runtime.batcher import Batcher, BatchConfig
+from modelnode.runtime.batcher import BatchConfig, Batcher
 from modelnode.runtime.kinds import Kind
 from modelnode.runtime.kinds.text_embedding import TextEmbedding
 from modelnode.runtime.tensors import ModelTensors

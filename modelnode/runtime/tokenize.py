@@ -88,10 +88,6 @@ class HashTokenizer:
 
 def _features(ids: list[list[int]], mask: list[list[int]], type_ids: list[list[int]]) -> Features:
     def arr(rows: list[list[int]]) -> np.ndarray:
-        return np.asarray(rows, dtype=np.int64).reshape(len(rows), -1)  # (batch, seq); (0, 0) if empty
+        return np.asarray(rows, dtype=np.int64).reshape(len(rows), len(rows[0]) if rows else 0)  # (batch, seq)
 
     return {"input_ids": arr(ids), "attention_mask": arr(mask), "token_type_ids": arr(type_ids)}
-
-
-def load_tokenizer(artifact_dir: Path, *, model_max_length: int | None = None) -> HFTokenizer:
-    return HFTokenizer(artifact_dir / "tokenizer.json", model_max_length=model_max_length)

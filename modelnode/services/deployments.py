@@ -6,7 +6,6 @@ is redeployed at start-up when ``plugins.ml_commons.model_auto_redeploy.enable``
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import logging
 import threading
@@ -32,7 +31,7 @@ from modelnode.services.common import new_id, now_ms
 from modelnode.services.models import LOCAL_MODEL_DISABLED, Models
 from modelnode.services.predict_io import parse_input, render_outputs
 from modelnode.storage import MLTask
-from modelnode.tasks import TaskLog, TaskRunner
+from modelnode.tasks import TaskLog, TaskRunner, run_in_thread
 
 log = logging.getLogger("modelnode.deploy")
 
@@ -184,7 +183,7 @@ class Deployments:
                 backend=self.settings.inference_backend,
                 device=self.settings.device,
             )
-            loaded = await asyncio.to_thread(self.loader, spec)
+            loaded = await run_in_thread(self.loader, spec)
             self.active[model_id] = Active(loaded, spec.function_name)
         self.active[model_id].latencies_ms = collections.deque(
             self.active[model_id].latencies_ms, maxlen=max(1, int(self.cluster.ml("monitoring_request_count")))

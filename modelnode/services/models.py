@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import json
 import logging
 import math
 import re
@@ -36,7 +36,7 @@ from modelnode.services.common import (
 )
 from modelnode.services.groups import ModelGroups
 from modelnode.storage import MODEL_INDEX, DocStore, MLModel, MLTask
-from modelnode.tasks import TaskLog, TaskRunner
+from modelnode.tasks import TaskLog, TaskRunner, run_in_thread
 
 log = logging.getLogger("modelnode.models")
 
@@ -177,7 +177,7 @@ class Models:
                     "model version is null: pre-trained models are registered by name, version and model_format"
                 )
             config = None
-        group_id, group_created = self._resolve_group(name, opt_str(body, "model_group_id"), body, caller)
+        group_id, group_created = self._resolve_group(name, opt_str(body, "model_group_id") or None, body, caller)
         reg = _Registration(
             name=name,
             version=version,
@@ -194,33 +194,35 @@ class Models:
             is_enabled=opt_bool(body, "is_enabled"),
             rate_limiter=opt_obj(body, "rate_limiter"),
         )
-        reg.model_version = self.groups.next_version(group_id)
         task_id = new_id()
-        t = now_ms()
-        self.tasks.save(
-            task_id,
-            MLTask(
-                task_type="REGISTER_MODEL",
-                function_name=function_name,
-                state="CREATED",
-                worker_node=[self.node_id],
-                create_time=t,
-                is_async=True,
-            ),
-        )
-
-        def cleanup(_: BaseException) -> None:
-            model_id = self.docs.db.get_meta(f"register_task:{task_id}")
-            if model_id:
-                self.docs.delete(MODEL_INDEX, model_id)
-                self._forget_register_task(task_id)
-            if reg.group_created:
-                self.groups.delete_if_empty(reg.group_id)
-            else:
-                self.groups.release_version(reg.group_id, reg.model_version)
-
+        with self.docs.db.transaction():
+            reg.model_version = self.groups.next_version(group_id)
+            self.tasks.save(
+                task_id,
+                MLTask(
+                    task_type="REGISTER_MODEL",
+                    function_name=function_name,
+                    state="CREATED",
+                    worker_node=[self.node_id],
+                    create_time=now_ms(),
+                    is_async=True,
+                ),
+            )
+            # What a failure must undo, kept until the task ends so a restart can undo it too.
+            self._pending_put(
+                task_id,
+                {
+                    "group_id": group_id,
+                    "group_created": group_created,
+                    "model_version": reg.model_version,
+                    "model_id": None,
+                },
+            )
         self.runner.start(
-            task_id, lambda: self._register_job(task_id, reg, deploy), show_running=False, on_failure=cleanup
+            task_id,
+            lambda: self._register_job(task_id, reg, deploy),
+            show_running=False,
+            on_failure=lambda _: self._undo_registration(task_id),
         )
         return {"task_id": task_id, "status": "CREATED"}
 
@@ -242,7 +244,7 @@ class Models:
             if entry is None:
                 raise IllegalArgument(NOT_PRETRAINED)
             repo = ModelRepository(self.cluster_repository(), max_bytes=self.settings.max_artifact_bytes)
-            cfg = await asyncio.to_thread(repo.fetch_config, reg.name, reg.version, reg.model_format)
+            cfg = await run_in_thread(repo.fetch_config, reg.name, reg.version, reg.model_format)
             function_name = parse_function_name(
                 cfg.get("function_name") or cfg.get("model_task_type"), reg.function_name
             )
@@ -256,7 +258,7 @@ class Models:
             config = model_config.normalize(cfg.get("model_config"), function_name, strict=False)
             model_id = self._create_registering(task_id, reg, function_name, config)
             self.downloads.mkdir(parents=True, exist_ok=True)
-            zip_path = await asyncio.to_thread(
+            zip_path = await run_in_thread(
                 repo.fetch_zip, reg.name, reg.version, reg.model_format, self.downloads, expected_sha256=expected
             )
             sha256 = expected
@@ -269,7 +271,7 @@ class Models:
             function_name = reg.function_name
             model_id = self._create_registering(task_id, reg, function_name, reg.model_config)
             self.downloads.mkdir(parents=True, exist_ok=True)
-            zip_path, sha256 = await asyncio.to_thread(
+            zip_path, sha256 = await run_in_thread(
                 download,
                 reg.url,
                 self.downloads,
@@ -305,19 +307,43 @@ class Models:
         )
         with self.docs.db.transaction():
             self.save(model_id, model)
-            self.docs.db.set_meta(f"register_task:{task_id}", model_id)
+            pending = self._pending_get(task_id) or {}
+            self._pending_put(task_id, {**pending, "model_id": model_id})
         return model_id
+
+    # A registration in flight, as a meta row ``register_task:<task_id>`` (JSON).
+    def _pending_put(self, task_id: str, value: dict[str, Any]) -> None:
+        self.docs.db.set_meta(f"register_task:{task_id}", json.dumps(value))
+
+    def _pending_get(self, task_id: str) -> dict[str, Any] | None:
+        raw = self.docs.db.get_meta(f"register_task:{task_id}")
+        return json.loads(raw) if raw else None
 
     def _forget_register_task(self, task_id: str) -> None:
         with self.docs.db.transaction() as c:
             c.execute("DELETE FROM meta WHERE key = ?", (f"register_task:{task_id}",))
+
+    def _undo_registration(self, task_id: str) -> None:
+        """A failed registration leaves nothing: no model row, no auto-created group, and the
+        group's reserved version is released."""
+        pending = self._pending_get(task_id)
+        if pending is None:
+            return
+        with self.docs.db.transaction():
+            if pending.get("model_id"):
+                self.docs.delete(MODEL_INDEX, pending["model_id"])
+            if pending.get("group_created"):
+                self.groups.delete_if_empty(pending["group_id"])
+            else:
+                self.groups.release_version(pending["group_id"], pending["model_version"])
+            self._forget_register_task(task_id)
 
     async def _finish_registration(
         self, model_id: str, zip_path: Path, sha256: str, function_name: str, model_format: str, *, task_id: str | None
     ) -> None:
         size = zip_path.stat().st_size
         try:
-            await asyncio.to_thread(
+            await run_in_thread(
                 self.store.add,
                 zip_path,
                 sha256,
@@ -343,10 +369,9 @@ class Models:
         log.info("registered model %s (%s %s, %d bytes)", model_id, model.name, model_format, size)
 
     def recover(self) -> None:
-        """After a restart: models whose register task died are removed, as a failed task would."""
-        for doc in self.docs.db.read("SELECT key, value FROM meta WHERE key LIKE 'register_task:%'"):
-            self.docs.delete(MODEL_INDEX, doc[1])
-            self._forget_register_task(doc[0].split(":", 1)[1])
+        """After a restart, registrations that were in flight are undone as a failed task's would be."""
+        for (key,) in self.docs.db.read("SELECT key FROM meta WHERE key LIKE 'register_task:%'"):
+            self._undo_registration(key.split(":", 1)[1])
 
     # -- register via local file: _register_meta + chunks ----------------------------------------
     def register_meta(self, body: dict[str, Any], caller: Principal) -> dict[str, Any]:
@@ -378,7 +403,7 @@ class Models:
         if raw_config is None and function_name not in ("SPARSE_ENCODING", "SPARSE_TOKENIZE"):
             raise IllegalArgument("model config is null")
         config = model_config.normalize(raw_config, function_name, strict=True)
-        group_id, _ = self._resolve_group(name, opt_str(body, "model_group_id"), body, caller)
+        group_id, _ = self._resolve_group(name, opt_str(body, "model_group_id") or None, body, caller)
         version = self.groups.next_version(group_id)
         model_id = new_id()
         model = MLModel(
@@ -441,10 +466,10 @@ class Models:
                     with (folder / str(i)).open("rb") as part:
                         shutil.copyfileobj(part, out)
 
-        await asyncio.to_thread(concat)
+        await run_in_thread(concat)
         import hashlib
 
-        digest = await asyncio.to_thread(lambda: hashlib.sha256(zip_path.read_bytes()).hexdigest())
+        digest = await run_in_thread(lambda: hashlib.sha256(zip_path.read_bytes()).hexdigest())
         if digest != model.model_content_hash_value:
             shutil.rmtree(folder, ignore_errors=True)
             raise BadRequest(

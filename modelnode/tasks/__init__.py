@@ -7,6 +7,6 @@ RUNNING, because opensearch-py-ml polls until the state leaves CREATED and then 
 ``model_id``), and on start-up fails tasks that a previous process left unfinished.
 """
 
-from modelnode.tasks.runner import TaskLog, TaskRunner
+from modelnode.tasks.runner import TaskLog, TaskRunner, run_in_thread
 
-__all__ = ["TaskLog", "TaskRunner"]
+__all__ = ["TaskLog", "TaskRunner", "run_in_thread"]

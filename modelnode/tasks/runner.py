@@ -3,14 +3,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from modelnode.errors import ModelNodeError
 from modelnode.storage import TASK_INDEX, DocStore, MLTask
 
 log = logging.getLogger("modelnode.tasks")
+T = TypeVar("T")
 
 UNFINISHED = ("CREATED", "RUNNING")
 RESTART_REASON = "modelnode restarted while this task was running; send the request again."
@@ -116,3 +118,31 @@ class TaskRunner:
         for t in list(self._running.values()):
             t.cancel()
         await self.wait_idle(timeout=10)
+
+
+async def run_in_thread(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Run blocking work (downloads, unzip, model loading) on its own daemon thread.
+
+    Unlike ``asyncio.to_thread``, a job stuck in a stalled download cannot hold up shutdown:
+    cancelling the awaiting task returns at once, and the thread dies with the process. What it
+    leaves on disk (a ``.partial`` file, a temp folder) is never trusted and is swept at start-up.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def deliver(setter: Callable[[Any], None], value: Any) -> None:
+        if not future.done():
+            setter(value)
+
+    def target() -> None:
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as e:  # delivered to the awaiting task, which decides
+            outcome: tuple[Callable[[Any], None], Any] = (future.set_exception, e)
+        else:
+            outcome = (future.set_result, result)
+        with contextlib.suppress(RuntimeError):  # the loop closed while we worked: nobody waits
+            loop.call_soon_threadsafe(deliver, *outcome)
+
+    threading.Thread(target=target, name=f"modelnode-job-{getattr(fn, '__name__', 'job')}", daemon=True).start()
+    return await future

@@ -35,6 +35,10 @@ class TorchScriptBackend:
         torch = _import_torch()
         self._torch = torch
         self._device = torch.device(device)
+        if self._device.type == "cuda" and not torch.cuda.is_available():
+            raise errors.ModelLoadError(
+                f"device [{device}] was asked for, but this torch build sees no CUDA GPU; deploy on cpu"
+            )
         self._module = torch.jit.load(str(model_path), map_location=self._device)
         self._module.eval()
         args = self._module.forward.schema.arguments[1:]  # [0] is self
@@ -45,7 +49,9 @@ class TorchScriptBackend:
         torch = self._torch
         missing = [n for n in self.input_names if n not in feed]
         if missing:
-            raise errors.ModelLoadError(f"the TorchScript model needs inputs {missing} that this runtime does not produce")
+            raise errors.ModelLoadError(
+                f"the TorchScript model needs inputs {missing} that this runtime does not produce"
+            )
         tensors = {n: torch.from_numpy(np.ascontiguousarray(feed[n])).to(self._device) for n in self.input_names}
         with torch.inference_mode():
             out = self._module(tensors) if self._dict_input else self._module(*tensors.values())

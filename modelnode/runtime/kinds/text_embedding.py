@@ -83,9 +83,7 @@ class TextEmbedding:
         if not self.asymmetric:
             raise errors.IllegalArgument(SYMMETRIC_GOT_CONTENT_TYPE)
         if inp.content_type.upper() not in CONTENT_TYPES:
-            raise errors.IllegalArgument(
-                f"Invalid content_type [{inp.content_type}]; use `QUERY` or `PASSAGE`."
-            )
+            raise errors.IllegalArgument(f"Invalid content_type [{inp.content_type}]; use `QUERY` or `PASSAGE`.")
 
     def cost(self, inp: TextDocsInput) -> int:
         # ~4 characters per token for WordPiece/BPE English, plus the special tokens.
