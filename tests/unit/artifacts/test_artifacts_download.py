@@ -30,9 +30,7 @@ def test_http_success_with_progress_and_logs(http_server, tmp_path: Path, caplog
     url = http_server.add("/m/model.zip", BODY)
     calls: list[tuple[int, int | None]] = []
     with caplog.at_level(logging.INFO, logger="modelnode.artifacts"):
-        path, sha = download(
-            url, tmp_path / "dl", expected_sha256=BODY_SHA, progress=lambda d, t: calls.append((d, t))
-        )
+        path, sha = download(url, tmp_path / "dl", expected_sha256=BODY_SHA, progress=lambda d, t: calls.append((d, t)))
     assert path == tmp_path / "dl" / "model.zip"
     assert sha == BODY_SHA
     assert path.read_bytes() == BODY
@@ -85,9 +83,7 @@ def test_wrong_hash_leaves_no_file(http_server, tmp_path: Path) -> None:
 def test_size_limit_from_content_length(http_server, tmp_path: Path) -> None:
     url = http_server.add("/model.zip", BODY)
     calls: list[int] = []
-    with pytest.raises(
-        ArtifactError, match=rf"larger than the limit of 1000 bytes \(it announces {len(BODY)}"
-    ):
+    with pytest.raises(ArtifactError, match=rf"larger than the limit of 1000 bytes \(it announces {len(BODY)}"):
         download(url, tmp_path, expected_sha256=None, max_bytes=1000, progress=lambda d, t: calls.append(d))
     assert calls == []  # refused before reading the body
     assert _listing(tmp_path) == []

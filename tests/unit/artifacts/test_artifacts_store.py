@@ -84,9 +84,7 @@ def test_idempotent_add_still_checks_the_requested_function(store: ArtifactStore
 
 
 def test_folder_zip_is_flattened(store: ArtifactStore, make_zip) -> None:
-    zip_path = make_zip(
-        [("m/", b""), ("m/model.pt", PT), ("m/tokenizer.json", TOKENIZER), ("m/x/y.txt", b"y")]
-    )
+    zip_path = make_zip([("m/", b""), ("m/model.pt", PT), ("m/tokenizer.json", TOKENIZER), ("m/x/y.txt", b"y")])
     path = store.add(zip_path, sha(zip_path), model_format=TS, function_name=EMB)
     assert sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file()) == [
         "artifact.json",
@@ -109,9 +107,7 @@ def test_a_broken_zip_stores_nothing(store: ArtifactStore, make_zip) -> None:
     assert list(store.root.iterdir()) == []
 
 
-def test_corrupt_member_found_while_unpacking_leaves_nothing(
-    store: ArtifactStore, make_zip, tmp_path
-) -> None:
+def test_corrupt_member_found_while_unpacking_leaves_nothing(store: ArtifactStore, make_zip, tmp_path) -> None:
     raw = make_zip(
         {"model.pt": PT, "tokenizer.json": TOKENIZER, "z.bin": b"Z" * 64}, compression=zipfile.ZIP_STORED
     ).read_bytes()
