@@ -13,7 +13,25 @@ Errors: ``IllegalArgument`` (bad request, or a function this runtime cannot serv
 ``ModelLoadError`` / ``MissingDependency`` (from ``load``).
 """
 
-from modelnode.runtime.api import DeployedModel, ModelSpec, TextDocsInput, load
+from modelnode.runtime.api import (
+    DeployedModel,
+    ModelSpec,
+    PredictInput,
+    QuestionAnsweringInput,
+    TextDocsInput,
+    TextSimilarityInput,
+    load,
+)
 from modelnode.runtime.tensors import ModelTensor, ModelTensors
 
-__all__ = ["DeployedModel", "ModelSpec", "ModelTensor", "ModelTensors", "TextDocsInput", "load"]
+__all__ = [
+    "DeployedModel",
+    "ModelSpec",
+    "ModelTensor",
+    "ModelTensors",
+    "PredictInput",
+    "QuestionAnsweringInput",
+    "TextDocsInput",
+    "TextSimilarityInput",
+    "load",
+]

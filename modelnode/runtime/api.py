@@ -28,6 +28,27 @@ class TextDocsInput:
 
     text_docs: tuple[str, ...]
     content_type: str | None = None  # "query" | "passage" for asymmetric models
+    # SPARSE_*: key the weights by token text ("WORD", ML Commons' default) or id ("TOKEN_ID").
+    sparse_embedding_format: str = "WORD"
+
+
+@dataclass(frozen=True)
+class TextSimilarityInput:
+    """TEXT_SIMILARITY (cross-encoder) input: one query scored against each doc."""
+
+    query_text: str
+    text_docs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class QuestionAnsweringInput:
+    """QUESTION_ANSWERING input; with model_type sentence_highlighting, the semantic highlighter."""
+
+    question: str
+    context: str
+
+
+PredictInput = TextDocsInput | TextSimilarityInput | QuestionAnsweringInput
 
 
 class DeployedModel(Protocol):
@@ -38,7 +59,7 @@ class DeployedModel(Protocol):
         """False once closed or if its inference worker died (``/health`` reports it)."""
         ...
 
-    async def predict(self, inp: TextDocsInput) -> list[ModelTensors]: ...
+    async def predict(self, inp: PredictInput) -> list[ModelTensors]: ...
 
     def close(self) -> None: ...
 

@@ -3,27 +3,28 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from modelnode import errors
-from modelnode.runtime.api import ModelSpec, TextDocsInput
+from modelnode.runtime.api import ModelSpec, PredictInput, TextDocsInput
 from modelnode.runtime.backends import Backend
 from modelnode.runtime.batcher import BatchConfig, Batcher
 from modelnode.runtime.kinds import Kind
-from modelnode.runtime.kinds.text_embedding import TextEmbedding
 from modelnode.runtime.tensors import ModelTensors
-from modelnode.runtime.tokenize import HashTokenizer, HFTokenizer, Tokenizer
+from modelnode.runtime.tokenize import HashTokenizer, HFTokenizer
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_FUNCTIONS = ("TEXT_EMBEDDING",)
 _MODEL_SUFFIX = {"ONNX": ".onnx", "TORCH_SCRIPT": ".pt"}
 
 
 class BatchedModel:
     """A deployed model: predictions go through its batcher and worker thread."""
 
-    def __init__(self, function_name: str, kind: Kind[TextDocsInput], batching: BatchConfig | None = None) -> None:
+    def __init__(self, function_name: str, kind: Kind[Any], batching: BatchConfig | None = None) -> None:
         self.function_name = function_name
         self.kind = kind
         self.batcher = Batcher(kind, batching, name=function_name.lower())
@@ -32,8 +33,8 @@ class BatchedModel:
     def healthy(self) -> bool:
         return self.batcher.alive
 
-    async def predict(self, inp: TextDocsInput) -> list[ModelTensors]:
-        if not inp.text_docs:
+    async def predict(self, inp: PredictInput) -> list[ModelTensors]:
+        if isinstance(inp, TextDocsInput) and not inp.text_docs:
             self.kind.validate(inp)
             return []
         return await self.batcher.submit(inp)
@@ -42,12 +43,75 @@ class BatchedModel:
         self.batcher.close()
 
 
+@dataclass
+class LoadContext:
+    """What a kind factory may ask for; each part is made on first use, so a kind without a
+    network (SPARSE_TOKENIZE) never looks for a model file."""
+
+    spec: ModelSpec
+    model_format: str
+    _backend: Backend | None = None
+
+    @property
+    def model_config(self) -> Mapping[str, Any]:
+        return self.spec.model_config
+
+    @property
+    def fake(self) -> bool:
+        return self.spec.backend == "fake"
+
+    def tokenizer(self) -> HFTokenizer | HashTokenizer:
+        path = Path(self.spec.artifact_dir) / "tokenizer.json"
+        max_length = self.spec.model_config.get("model_max_length")
+        if path.is_file():
+            return HFTokenizer(path, model_max_length=max_length)
+        if self.fake:
+            return HashTokenizer(max_length=max_length)
+        raise errors.ModelLoadError(f"the artifact has no tokenizer.json (looked in {self.spec.artifact_dir})")
+
+    def file(self, name: str) -> Path | None:
+        path = Path(self.spec.artifact_dir) / name
+        return path if path.is_file() else None
+
+    def backend(self, fake: Callable[[], Backend]) -> Backend:
+        """The network: onnxruntime or torch by model_format, or ``fake()`` with the fake backend."""
+        if self._backend is None:
+            self._backend = fake() if self.fake else _real_backend(self.spec, self.model_format)
+        return self._backend
+
+    def close(self) -> None:
+        _close_quietly(self._backend)
+
+
+# function_name -> factory(ctx) -> (kind, warm-up input). Each kind module owns its factory.
+KindFactory = Callable[[LoadContext], tuple[Kind[Any], PredictInput]]
+
+
+def _text_embedding(ctx: LoadContext) -> tuple[Kind[Any], PredictInput]:
+    from modelnode.runtime.backends.fake import FakeBackend
+    from modelnode.runtime.kinds.text_embedding import TextEmbedding
+
+    framework = str(ctx.model_config.get("framework_type") or "SENTENCE_TRANSFORMERS").upper()
+    st_dict = ctx.model_format == "TORCH_SCRIPT" and framework != "HUGGINGFACE_TRANSFORMERS"
+    tokenizer = ctx.tokenizer()
+    backend = ctx.backend(lambda: FakeBackend(ctx.model_config, sentence_transformers_dict=st_dict))
+    kind = TextEmbedding(tokenizer, backend, model_format=ctx.model_format, model_config=ctx.model_config)
+    max_length = ctx.model_config.get("model_max_length")
+    # ML Commons warms up with a full-length input when it knows the length.
+    return kind, TextDocsInput(("sentence " * int(max_length) if max_length else "warm up sentence",))
+
+
+KINDS: dict[str, KindFactory] = {
+    "TEXT_EMBEDDING": _text_embedding,
+}
+
+
 def load(spec: ModelSpec, *, batching: BatchConfig | None = None) -> BatchedModel:
     function_name = spec.function_name.upper()
-    if function_name not in SUPPORTED_FUNCTIONS:
+    factory = KINDS.get(function_name)
+    if factory is None:
         raise errors.IllegalArgument(
-            f"function_name [{spec.function_name}] cannot be deployed by this runtime yet; "
-            f"supported: {', '.join(SUPPORTED_FUNCTIONS)}"
+            f"function_name [{spec.function_name}] cannot be deployed by this runtime; supported: {', '.join(KINDS)}"
         )
     model_format = spec.model_format.upper()
     if model_format not in _MODEL_SUFFIX:
@@ -55,41 +119,21 @@ def load(spec: ModelSpec, *, batching: BatchConfig | None = None) -> BatchedMode
     if spec.backend not in ("auto", "fake"):
         raise errors.IllegalArgument(f"unknown inference backend [{spec.backend}]; use auto or fake")
 
-    backend: Backend | None = None
+    ctx = LoadContext(spec, model_format)
     try:
-        tokenizer = _tokenizer(spec)
-        backend = _backend(spec, model_format)
-        kind = TextEmbedding(tokenizer, backend, model_format=model_format, model_config=spec.model_config)
-        max_length = spec.model_config.get("model_max_length")
-        # ML Commons warms up with a full-length input when it knows the length.
-        kind.run([TextDocsInput(("sentence " * int(max_length) if max_length else "warm up sentence",))])
-    except (errors.MissingDependency, errors.ModelLoadError):
-        _close_quietly(backend)
+        kind, warmup = factory(ctx)
+        kind.run([warmup])  # run, not validate: the warm-up of an asymmetric model has no content_type
+    except (errors.MissingDependency, errors.ModelLoadError, errors.IllegalArgument):
+        ctx.close()
         raise
     except Exception as exc:
-        _close_quietly(backend)
-        raise errors.ModelLoadError(f"Failed to load the {model_format} model: {exc}") from exc
+        ctx.close()
+        raise errors.ModelLoadError(f"Failed to load the {model_format} model for {function_name}: {exc}") from exc
     log.info("loaded %s %s model from %s (backend %s)", model_format, function_name, spec.artifact_dir, spec.backend)
     return BatchedModel(function_name, kind, batching)
 
 
-def _tokenizer(spec: ModelSpec) -> Tokenizer:
-    path = Path(spec.artifact_dir) / "tokenizer.json"
-    max_length = spec.model_config.get("model_max_length")
-    if path.is_file():
-        return HFTokenizer(path, model_max_length=max_length)
-    if spec.backend == "fake":
-        return HashTokenizer(max_length=max_length)
-    raise errors.ModelLoadError(f"the artifact has no tokenizer.json (looked in {spec.artifact_dir})")
-
-
-def _backend(spec: ModelSpec, model_format: str) -> Backend:
-    framework = str(spec.model_config.get("framework_type") or "SENTENCE_TRANSFORMERS").upper()
-    if spec.backend == "fake":
-        from modelnode.runtime.backends.fake import FakeBackend
-
-        st_dict = model_format == "TORCH_SCRIPT" and framework != "HUGGINGFACE_TRANSFORMERS"
-        return FakeBackend(spec.model_config, sentence_transformers_dict=st_dict)
+def _real_backend(spec: ModelSpec, model_format: str) -> Backend:
     model_path = find_model_file(Path(spec.artifact_dir), model_format)
     if model_format == "ONNX":
         from modelnode.runtime.backends.onnx import OnnxBackend
