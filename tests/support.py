@@ -82,11 +82,80 @@ def publish(root: Path, name: str, version: str, model_format: str, data: bytes,
     (folder / "config.json").write_text(json.dumps(config))
 
 
+SPARSE = "amazon/neural-sparse/opensearch-neural-sparse-encoding-doc-v2-distill"
+SPARSE_TOKENIZER = "amazon/neural-sparse/opensearch-neural-sparse-tokenizer-v1"
+CROSS_ENCODER = "huggingface/cross-encoders/ms-marco-MiniLM-L-6-v2"
+HIGHLIGHTER = "amazon/sentence-highlighting/opensearch-semantic-highlighter-v1"
+
+
+def plain_config(
+    name: str,
+    version: str,
+    model_format: str,
+    function_name: str,
+    data: bytes,
+    model_config: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "name": name,
+        "version": version,
+        "description": "fake artifact for contract tests",
+        "model_format": model_format,
+        "function_name": function_name,
+        "model_content_size_in_bytes": len(data),
+        "model_content_hash_value": hashlib.sha256(data).hexdigest(),
+    }
+    if model_config is not None:
+        config["model_config"] = model_config
+    return config
+
+
 def build_fake_repository(root: Path) -> Path:
+    """One model of each kind, with placeholder networks (the fake backend) and real tokenizers.
+    The sparse tokenizer is real through and through: it has no network."""
     for version in ("1.0.1", "1.0.2"):
         for fmt in ("TORCH_SCRIPT", "ONNX"):
             data = fake_artifact_zip(fmt)
             publish(root, MINILM, version, fmt, data, text_embedding_config(MINILM, version, fmt, data))
+    data = fake_artifact_zip("TORCH_SCRIPT")
+    publish(
+        root,
+        SPARSE,
+        "1.0.0",
+        "TORCH_SCRIPT",
+        data,
+        plain_config(SPARSE, "1.0.0", "TORCH_SCRIPT", "SPARSE_ENCODING", data),
+    )
+    data = BERT_IDF_ZIP.read_bytes()
+    publish(
+        root,
+        SPARSE_TOKENIZER,
+        "1.0.1",
+        "TORCH_SCRIPT",
+        data,
+        plain_config(SPARSE_TOKENIZER, "1.0.1", "TORCH_SCRIPT", "SPARSE_TOKENIZE", data),
+    )
+    for fmt in ("TORCH_SCRIPT", "ONNX"):
+        data = fake_artifact_zip(fmt)
+        publish(
+            root, CROSS_ENCODER, "1.0.2", fmt, data, plain_config(CROSS_ENCODER, "1.0.2", fmt, "TEXT_SIMILARITY", data)
+        )
+    data = fake_artifact_zip("TORCH_SCRIPT")
+    publish(
+        root,
+        HIGHLIGHTER,
+        "1.0.0",
+        "TORCH_SCRIPT",
+        data,
+        plain_config(
+            HIGHLIGHTER,
+            "1.0.0",
+            "TORCH_SCRIPT",
+            "QUESTION_ANSWERING",
+            data,
+            {"model_type": "sentence_highlighting", "framework_type": "huggingface_transformers"},
+        ),
+    )
     return root
 
 

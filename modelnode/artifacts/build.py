@@ -404,7 +404,9 @@ def build_repository(out_dir: str | os.PathLike[str], *, formats: Iterable[str] 
             where = weight_source.package or f"the shared folder ({weight_source.folder})"
             log.info("skipping %s: its weights (%s) are not installed", entry.name, where)
             continue
-        for fmt in (f for f in wanted if f in {x.value for x in entry.formats}):
+        # A source may build fewer formats than the catalog lists (a ready ONNX file: ONNX only).
+        possible = getattr(module, "SOURCE_FORMATS", {}).get(entry.name) or [x.value for x in entry.formats]
+        for fmt in (f for f in wanted if f in {x.value for x in entry.formats} and f in possible):
             built.extend(_build_versions(module, source, out, entry, fmt))
     _write_listing(out, built)
     return built

@@ -13,6 +13,9 @@ from modelnode.runtime.api import ModelSpec, PredictInput, TextDocsInput
 from modelnode.runtime.backends import Backend
 from modelnode.runtime.batcher import BatchConfig, Batcher
 from modelnode.runtime.kinds import Kind
+from modelnode.runtime.kinds.highlighter import question_answering_factory
+from modelnode.runtime.kinds.sparse import sparse_encoding_factory, sparse_tokenize_factory
+from modelnode.runtime.kinds.text_similarity import text_similarity_factory
 from modelnode.runtime.tensors import ModelTensors
 from modelnode.runtime.tokenize import HashTokenizer, HFTokenizer
 
@@ -103,6 +106,10 @@ def _text_embedding(ctx: LoadContext) -> tuple[Kind[Any], PredictInput]:
 
 KINDS: dict[str, KindFactory] = {
     "TEXT_EMBEDDING": _text_embedding,
+    "SPARSE_ENCODING": sparse_encoding_factory,
+    "SPARSE_TOKENIZE": sparse_tokenize_factory,
+    "TEXT_SIMILARITY": text_similarity_factory,
+    "QUESTION_ANSWERING": question_answering_factory,
 }
 
 

@@ -63,6 +63,15 @@ class HFTokenizer:
             [e.ids for e in encodings], [e.attention_mask for e in encodings], [e.type_ids for e in encodings]
         )
 
+    def encode_pairs(self, pairs: Sequence[tuple[str, str]]) -> Features:
+        """Pair-encode ``(first, second)`` texts (cross-encoders): the template's pair form (bert:
+        ``[CLS] a [SEP] b [SEP]``, type ids 0 then 1), truncated as the file says (strategy included:
+        ``LongestFirst`` trims the longer text token by token), padded like ``__call__``."""
+        encodings = self._tok.encode_batch([(a, b) for a, b in pairs], add_special_tokens=True)
+        return _features(
+            [e.ids for e in encodings], [e.attention_mask for e in encodings], [e.type_ids for e in encodings]
+        )
+
 
 class HashTokenizer:
     """A vocabulary-free stand-in for the fake backend when an artifact has no tokenizer.json:
@@ -84,6 +93,21 @@ class HashTokenizer:
         ids = [r + [0] * (longest - len(r)) for r in rows]
         mask = [[1] * len(r) + [0] * (longest - len(r)) for r in rows]
         return _features(ids, mask, [[0] * longest for _ in rows])
+
+    def encode_pairs(self, pairs: Sequence[tuple[str, str]]) -> Features:
+        """``[CLS] a [SEP] b [SEP]`` with type ids 0 then 1; the longer text loses words first."""
+        rows, types = [], []
+        for first, second in pairs:
+            a, b = (self._WORDS.findall(t.lower()) for t in (first, second))
+            while len(a) + len(b) > self.max_length - 3 and (a or b):
+                (a if len(a) > len(b) else b).pop()
+            ids_a, ids_b = ([self.FIRST_ID + zlib.crc32(w.encode()) % self.VOCAB for w in ws] for ws in (a, b))
+            rows.append([self.CLS, *ids_a, self.SEP, *ids_b, self.SEP])
+            types.append([0] * (len(ids_a) + 2) + [1] * (len(ids_b) + 1))
+        longest = max((len(r) for r in rows), default=0)
+        ids = [r + [0] * (longest - len(r)) for r in rows]
+        mask = [[1] * len(r) + [0] * (longest - len(r)) for r in rows]
+        return _features(ids, mask, [t + [0] * (longest - len(t)) for t in types])
 
 
 def _features(ids: list[list[int]], mask: list[list[int]], type_ids: list[list[int]]) -> Features:

@@ -13,6 +13,7 @@ from modelnode.errors import IllegalArgument
 
 # Functions that read ML Commons' TextDocsMLInput ({"text_docs": [...]}).
 TEXT_DOCS_FUNCTIONS = ("TEXT_EMBEDDING", "SPARSE_ENCODING", "SPARSE_TOKENIZE")
+SPARSE_FORMATS = {"word": "WORD", "lexical": "WORD", "token_id": "TOKEN_ID"}
 
 
 @dataclass(frozen=True)
@@ -61,21 +62,62 @@ def parse_input(algorithm: str | None, function_name: str, body: dict[str, Any])
             f"or /_plugins/_ml/models/<model_id>/_predict"
         )
     if parser in TEXT_DOCS_FUNCTIONS:
-        docs = body.get("text_docs")
-        if docs is None or (isinstance(docs, list) and not docs):
-            raise IllegalArgument("Empty text docs")
-        if not isinstance(docs, list) or not all(isinstance(d, str) for d in docs):
-            raise IllegalArgument("[text_docs] must be an array of strings")
-        params = body.get("parameters") or {}
-        if not isinstance(params, dict):
-            raise IllegalArgument("[parameters] must be an object")
-        content_type = params.get("content_type")
-        if content_type is not None:
-            if str(content_type).lower() not in ("query", "passage"):
-                raise IllegalArgument(f"Wrong content_type [{content_type}]; use QUERY or PASSAGE")
-            content_type = str(content_type).lower()
-        return runtime.TextDocsInput(tuple(docs), content_type=content_type), _filter(body)
-    raise IllegalArgument(f"{parser} models are not supported yet")
+        return _text_docs(body), _filter(body)
+    if parser == "TEXT_SIMILARITY":
+        # The cross-encoder response always carries byte_buffer (no result filter fields here).
+        return _text_similarity(body), ResultFilter(return_bytes=True)
+    return _question_answering(body), ResultFilter()
+
+
+def _string_list(value: Any, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(d, str) for d in value):
+        raise IllegalArgument(f"[{key}] must be an array of strings")
+    return tuple(value)
+
+
+def _text_docs(body: dict[str, Any]) -> runtime.TextDocsInput:
+    docs = body.get("text_docs")
+    if docs is None or (isinstance(docs, list) and not docs):
+        raise IllegalArgument("Empty text docs")
+    params = body.get("parameters") or {}
+    if not isinstance(params, dict):
+        raise IllegalArgument("[parameters] must be an object")
+    content_type = params.get("content_type")
+    if content_type is not None:
+        if str(content_type).lower() not in ("query", "passage"):
+            raise IllegalArgument(f"Wrong content_type [{content_type}]; use QUERY or PASSAGE")
+        content_type = str(content_type).lower()
+    fmt = params.get("sparse_embedding_format", "word")
+    # The docs say lexical|token_id, ML Commons' enum says WORD|TOKEN_ID: accept all three.
+    sparse_format = SPARSE_FORMATS.get(str(fmt).lower()) if isinstance(fmt, str) else None
+    if sparse_format is None:
+        raise IllegalArgument(f"Wrong sparse_embedding_format [{fmt}]; use word (alias lexical) or token_id")
+    return runtime.TextDocsInput(
+        _string_list(docs, "text_docs"), content_type=content_type, sparse_embedding_format=sparse_format
+    )
+
+
+def _text_similarity(body: dict[str, Any]) -> runtime.TextSimilarityInput:
+    docs = body.get("text_docs")
+    if docs is None or (isinstance(docs, list) and not docs):
+        raise IllegalArgument("No text documents were provided")
+    query = body.get("query_text")
+    if query is None:
+        raise IllegalArgument("No query text was provided")
+    if not isinstance(query, str):
+        raise IllegalArgument("[query_text] must be a string")
+    return runtime.TextSimilarityInput(query, _string_list(docs, "text_docs"))
+
+
+def _question_answering(body: dict[str, Any]) -> runtime.QuestionAnsweringInput:
+    question, context = body.get("question"), body.get("context")
+    if question is None or question == "":
+        raise IllegalArgument("Question is not provided")
+    if context is None or context == "":
+        raise IllegalArgument("Context is not provided")
+    if not isinstance(question, str) or not isinstance(context, str):
+        raise IllegalArgument("[question] and [context] must be strings")
+    return runtime.QuestionAnsweringInput(question, context)
 
 
 def _tensor_json(t: runtime.ModelTensor, f: ResultFilter) -> dict[str, Any]:

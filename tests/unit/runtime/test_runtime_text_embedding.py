@@ -169,8 +169,8 @@ def spec(folder: Path, model_format: str = "ONNX", **kw: Any) -> ModelSpec:
 
 
 def test_unsupported_function_is_named(artifact_dir: Path) -> None:
-    with pytest.raises(errors.IllegalArgument, match="SPARSE_ENCODING"):
-        load(spec(artifact_dir, function_name="SPARSE_ENCODING"))
+    with pytest.raises(errors.IllegalArgument, match="METRICS_CORRELATION"):
+        load(spec(artifact_dir, function_name="METRICS_CORRELATION"))
 
 
 def test_missing_model_file(artifact_dir: Path) -> None:
