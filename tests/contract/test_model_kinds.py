@@ -170,3 +170,14 @@ def test_highlighter_bad_input(client: TestClient) -> None:
         400,
         reason_part="QUESTION_ANSWERING",
     )
+
+
+def test_highlighter_refuses_a_question_that_leaves_no_room_for_context(client: TestClient) -> None:
+    model_id = deployed(client, HIGHLIGHTER, "1.0.0", function_name="QUESTION_ANSWERING")
+    r = client.post(f"{ML}/models/{model_id}/_predict", json={"question": "why " * 600, "context": "It is. So."})
+    assert_error(r, 400, "illegal_argument_exception")
+    # A long context is fine: it is split into overlapping windows.
+    long_context = " ".join(f"Sentence number {i} is about the weather." for i in range(300))
+    ok = client.post(f"{ML}/models/{model_id}/_predict", json={"question": "weather", "context": long_context})
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["inference_results"][0]["output"][0]["dataAsMap"]["highlights"]
