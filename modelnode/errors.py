@@ -119,3 +119,38 @@ class MissingDependency(ModelNodeError):
 
     status = 500
     error_type = "m_l_exception"
+
+
+class MapperParsingError(ModelNodeError):
+    """OpenSearch's MapperParsingException: a mapping or a document does not fit the index's mapping.
+
+    ``caused_by`` (``{"type", "reason"}``) carries the inner exception OpenSearch reports under
+    ``error.caused_by`` (e.g. ``number_format_exception`` for a bad long, or the k-NN plugin's
+    ``Vector dimension mismatch. Expected: 4, Given: 3``); the API may render it.
+    """
+
+    status = 400
+    error_type = "mapper_parsing_exception"
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        caused_by: dict[str, str] | None = None,
+        status: int | None = None,
+        error_type: str | None = None,
+    ) -> None:
+        super().__init__(reason, status=status, error_type=error_type)
+        self.caused_by = caused_by
+
+
+class StrictDynamicMappingError(MapperParsingError):
+    """A document introduced a field under an object mapped with ``dynamic: strict``."""
+
+    error_type = "strict_dynamic_mapping_exception"
+
+
+class QueryShardError(IllegalArgument):
+    """OpenSearch's QueryShardException: a query cannot run against this index's fields."""
+
+    error_type = "query_shard_exception"

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelnode import __version__
-from modelnode.api import cluster, errors, ml
+from modelnode.api import cluster, documents, errors, indices, ml, pipelines, search
 from modelnode.api.errors import envelope
 from modelnode.config import Settings
 from modelnode.errors import PayloadTooLarge
@@ -81,5 +81,11 @@ def build_app(settings: Settings, *, services: Services | None = None) -> FastAP
     errors.install(app)
     app.include_router(cluster.router)
     app.include_router(ml.router)
+    # The search engine's routes end in catch-all paths (/{index}/...): every fixed /_... route
+    # above and the pipelines' come first; /{index} itself is last.
+    app.include_router(pipelines.router)
+    app.include_router(search.router)
+    app.include_router(documents.router)
+    app.include_router(indices.router)
     app.add_middleware(_Edge, max_body=settings.max_body_bytes)
     return app

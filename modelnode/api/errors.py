@@ -14,15 +14,18 @@ from modelnode.errors import ModelNodeError
 log = logging.getLogger("modelnode.api")
 
 
-def envelope(error_type: str, reason: str, status: int) -> JSON:
+def envelope(error_type: str, reason: str, status: int, caused_by: dict[str, str] | None = None) -> JSON:
     cause = {"type": error_type, "reason": reason}
-    return JSON({"error": {"root_cause": [cause], **cause}, "status": status}, status_code=status)
+    error: dict[str, object] = {"root_cause": [cause], **cause}
+    if caused_by:
+        error["caused_by"] = caused_by
+    return JSON({"error": error, "status": status}, status_code=status)
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(ModelNodeError)
     async def _typed(request: Request, exc: ModelNodeError) -> JSON:
-        return envelope(exc.error_type, exc.reason, exc.status)
+        return envelope(exc.error_type, exc.reason, exc.status, getattr(exc, "caused_by", None))
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSON:

@@ -10,16 +10,25 @@ from typing import Any
 from modelnode import runtime
 from modelnode.artifacts import ArtifactStore
 from modelnode.config import Settings
+from modelnode.search.rewrite import EmbeddingCache
 from modelnode.services.cluster_settings import ClusterSettings
 from modelnode.services.common import new_id
 from modelnode.services.deployments import Deployments, Loader
+from modelnode.services.documents import Documents
+from modelnode.services.encoder import ModelEncoder, SparseAnalyzers
 from modelnode.services.groups import ModelGroups
+from modelnode.services.indices import Indices
 from modelnode.services.models import Models
 from modelnode.services.monitoring import Monitoring, Tasks
-from modelnode.storage import Database, DocStore, SettingsStore
+from modelnode.services.pipelines import Pipelines
+from modelnode.services.search import Search
+from modelnode.storage import Database, DocStore, IndexStore, PipelineStore, SettingsStore
 from modelnode.tasks import TaskLog, TaskRunner
 
 log = logging.getLogger("modelnode")
+
+# Query-time embeddings kept per (kind, model, text) for neural / neural_sparse queries.
+QUERY_CACHE_ENTRIES = 4096
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,11 @@ class Services:
     tasks: Tasks
     monitoring: Monitoring
     runner: TaskRunner
+    indices: Indices
+    pipelines: Pipelines
+    documents: Documents
+    search: Search
+    analyzers: SparseAnalyzers
 
     @classmethod
     def open(cls, settings: Settings, *, loader: Loader = runtime.load) -> Services:
@@ -60,6 +74,15 @@ class Services:
         models = Models(settings, docs, cluster, groups, task_log, runner, store, node_id)
         deployments = Deployments(settings, models, cluster, task_log, runner, node_id, loader)
         models.deploy_after_register = deployments.start_deploy
+        # the embedded search engine: SQLite is its source of truth, rebuilt into memory by start()
+        encoder = ModelEncoder(models, deployments)
+        cache = EmbeddingCache(QUERY_CACHE_ENTRIES)
+        deployments.on_undeploy.append(cache.drop_model)
+        analyzers = SparseAnalyzers(store, loader, settings.inference_backend)
+        indices = Indices(IndexStore(db))
+        pipelines = Pipelines(PipelineStore(db), encoder)
+        documents = Documents(indices, pipelines, encoder)
+        search = Search(indices, pipelines, encoder.for_queries(), analyzers=analyzers, cache=cache)
         return cls(
             settings,
             db,
@@ -71,6 +94,11 @@ class Services:
             Tasks(docs, task_log, runner),
             Monitoring(docs, deployments, runner, node_id),
             runner,
+            indices,
+            pipelines,
+            documents,
+            search,
+            analyzers,
         )
 
     def start(self) -> dict[str, Any]:
@@ -79,6 +107,8 @@ class Services:
         self.models.recover()
         self.models.store.sweep()
         redeployed = self.deployments.redeploy_on_start()
+        self.pipelines.load()
+        self.indices.load()
         if failed or redeployed:
             log.info("recovered: %d unfinished task(s) failed, %d model(s) redeploying", len(failed), len(redeployed))
         return {"failed_tasks": failed, "redeploying": redeployed}
@@ -86,6 +116,7 @@ class Services:
     async def stop(self) -> None:
         await self.runner.shutdown()
         self.deployments.close()
+        self.analyzers.close()
         self.db.close()
 
 

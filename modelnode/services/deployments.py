@@ -101,6 +101,8 @@ class Deployments:
         self.deploying: dict[str, str] = {}  # model_id -> task_id
         self.request_count = 0
         self.failure_count = 0
+        # Called with a model id when it is undeployed (e.g. to forget cached query embeddings).
+        self.on_undeploy: list[Callable[[str], None]] = []
 
     # -- deploy ---------------------------------------------------------------------------------
     def deploy(self, model_id: str, body: dict[str, Any] | None, caller: Principal) -> dict[str, Any]:
@@ -212,6 +214,8 @@ class Deployments:
             active = self.active.pop(model_id, None)
             if active is not None:
                 active.model.close()
+            for listener in self.on_undeploy:
+                listener(model_id)
             if model is None:
                 continue
             if active is None and model.model_state not in ("DEPLOYED", "PARTIALLY_DEPLOYED", "DEPLOYING"):

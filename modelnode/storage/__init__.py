@@ -1,4 +1,5 @@
-"""SQLite, the source of truth for metadata: settings, model groups, models, tasks.
+"""SQLite, the source of truth for metadata: settings, model groups, models, tasks; and for the
+search engine's user indices, documents and pipelines (``indices``).
 
 ``Database`` owns the connection (WAL, one writer lock, explicit transactions). ``DocStore``
 keeps the ML system indices (``.plugins-ml-model`` ...) as JSON documents with OpenSearch's
@@ -7,6 +8,7 @@ keeps the ML system indices (``.plugins-ml-model`` ...) as JSON documents with O
 
 from modelnode.storage.db import Database
 from modelnode.storage.docs import Doc, DocStore
+from modelnode.storage.indices import DocRow, IndexChanges, IndexRecord, IndexStore, PipelineStore
 from modelnode.storage.records import (
     GROUP_INDEX,
     MODEL_INDEX,
@@ -23,9 +25,14 @@ __all__ = [
     "TASK_INDEX",
     "Database",
     "Doc",
+    "DocRow",
     "DocStore",
+    "IndexChanges",
+    "IndexRecord",
+    "IndexStore",
     "MLModel",
     "MLModelGroup",
     "MLTask",
+    "PipelineStore",
     "SettingsStore",
 ]

@@ -30,6 +30,31 @@ CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+-- User indices of the embedded search engine (storage.indices): the source of truth their
+-- in-memory structures are rebuilt from. seq_no is the last sequence number handed out.
+CREATE TABLE IF NOT EXISTS indices (
+    name     TEXT    PRIMARY KEY,
+    uuid     TEXT    NOT NULL,
+    mappings TEXT    NOT NULL,
+    settings TEXT    NOT NULL,
+    created  INTEGER NOT NULL,
+    seq_no   INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS index_docs (
+    idx     TEXT    NOT NULL,
+    id      TEXT    NOT NULL,
+    seq_no  INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    source  BLOB    NOT NULL,
+    PRIMARY KEY (idx, id)
+);
+CREATE INDEX IF NOT EXISTS index_docs_by_seq ON index_docs (idx, seq_no);
+CREATE TABLE IF NOT EXISTS pipelines (
+    kind TEXT NOT NULL,  -- ingest | search
+    id   TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
+);
 """
 
 
