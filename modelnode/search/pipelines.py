@@ -520,7 +520,7 @@ async def _maybe_await(value: Any) -> Any:
 def _default_execute() -> tuple[Execute, Render]:
     from modelnode.search import query as query_module
 
-    return query_module.execute, query_module.render
+    return query_module.search, query_module.render_scores
 
 
 def _keyword_fields(index: SearchIndex) -> frozenset[str]:

@@ -184,7 +184,9 @@ def validate_vectors(mapping: Mapping[str, Any], values: list[Any]) -> np.ndarra
         flat = list(values)
         if len(flat) % dim != 0 or not flat:
             raise IllegalArgument(f"Vector dimension mismatch. Expected: {dim}, Given: {len(flat)}")
-    if any(isinstance(x, bool) or not isinstance(x, int | float) for x in flat):
+    if not all(type(x) is float or type(x) is int for x in flat) and any(
+        isinstance(x, bool) or not isinstance(x, int | float) for x in flat
+    ):
         raise IllegalArgument("[knn_vector] values must be numbers")
     arr = np.asarray(flat, dtype=np.float64).reshape(-1, dim)
     if not np.isfinite(arr).all():

@@ -17,26 +17,11 @@ from modelnode.errors import IllegalArgument, ParsingError
 from modelnode.search import pipelines as search_pipelines
 from modelnode.search import query as query_module
 from modelnode.search import rewrite
-from modelnode.search.core import Scores, SearchIndex
 from modelnode.search.encoder import Encoder
 from modelnode.services.indices import Indices, LiveIndex
 from modelnode.services.pipelines import Pipelines
 
 COUNT_KEYS = frozenset({"query"})
-
-
-def execute_body(index: SearchIndex, body: dict[str, Any]) -> dict[str, Any]:
-    """``run_search``'s ``execute``: the lexical core's execute + render."""
-    return query_module.render(index.name, query_module.execute(index, body))
-
-
-def render_scores(index: SearchIndex, body: dict[str, Any], scores: Scores, total: int) -> dict[str, Any]:
-    """``run_search``'s ``render`` for hybrid results: the core's fetch phase (sort, paging, _source,
-    ...) over precomputed scores, fed in through its phase-results hook."""
-    request = {**body, "query": {"match_all": {}}}
-    result = query_module.execute(index, request, phase_results=lambda _scores, _ctx: dict(scores))
-    result.total = total
-    return query_module.render(index.name, result)
 
 
 def _int_param(value: str | None, name: str) -> int | None:
@@ -129,8 +114,6 @@ class Search:
                 pipeline=self._pipeline_for(live, requested),
                 analyzers=self.analyzers,
                 cache=self.cache,
-                execute=execute_body,
-                render=render_scores,
             )
         return await self._search_many(names, body, params, requested, started)
 
@@ -161,8 +144,6 @@ class Search:
                     pipeline=self._pipeline_for(live, requested),
                     analyzers=self.analyzers,
                     cache=self.cache,
-                    execute=execute_body,
-                    render=render_scores,
                 )
             )
         hits: list[dict[str, Any]] = []
