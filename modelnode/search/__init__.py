@@ -17,6 +17,7 @@ Modules
   hybrid     ``hybrid`` query, score normalization and combination (normalization/score-ranker processors)
   pipelines  search pipelines: request, phase-results and response processors (rerank, highlight, enricher)
   ingest     ingest pipelines and processors (text_embedding, sparse_encoding, text_chunking, ...)
-  highlight  plain highlighting for lexical queries; the semantic highlighter's tag placement
+  highlight  plain highlighting for lexical queries; span/tag placement shared with
+  semantic_highlight  the semantic highlighter (question extraction, model call, tags)
   dsl        the small query DSL over the ML system indices (models, groups, tasks)
 """
