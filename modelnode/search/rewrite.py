@@ -31,6 +31,7 @@ from modelnode.errors import IllegalArgument, ParsingError
 from modelnode.search import core
 from modelnode.search.encoder import Encoder
 from modelnode.search.sparse import DEFAULT_ANALYZER, NEURAL_SPARSE_KEYS, validate_query_tokens
+from modelnode.search.vector import single_field
 
 MISSING_MODEL_ID = (
     "model id must be provided in neural query or a default model id must be set in search request processor"
@@ -123,15 +124,6 @@ def _model_id_for(opts: Mapping[str, Any], field_name: str, defaults: Mapping[st
     return None
 
 
-def _single(name: str, body: Any) -> tuple[str, dict[str, Any]]:
-    if not isinstance(body, dict) or len(body) != 1:
-        raise ParsingError(f"[{name}] query malformed, expects exactly one field")
-    ((field_name, opts),) = body.items()
-    if not isinstance(opts, dict):
-        raise ParsingError(f"[{name}] query malformed: [{field_name}] must be an object")
-    return field_name, opts
-
-
 class _Walker:
     def __init__(self, defaults: Mapping[str, Any] | None, analyzers: Mapping[str, Any]) -> None:
         self.defaults = defaults
@@ -208,7 +200,7 @@ class _Walker:
     # model-backed queries ------------------------------------------------------------------------
 
     def q_neural(self, body: Any) -> Any:
-        field_name, opts = _single("neural", body)
+        field_name, opts = single_field("neural", body)
         unknown = set(opts) - NEURAL_KEYS
         if unknown:
             raise ParsingError(f"[neural] query does not support [{sorted(unknown)[0]}]")
@@ -239,7 +231,7 @@ class _Walker:
         return {"knn": {field_name: knn}}
 
     def q_neural_sparse(self, body: Any) -> Any:
-        field_name, opts = _single("neural_sparse", body)
+        field_name, opts = single_field("neural_sparse", body)
         unknown = set(opts) - NEURAL_SPARSE_KEYS
         if unknown:
             raise ParsingError(f"[neural_sparse] query does not support [{sorted(unknown)[0]}]")
