@@ -58,6 +58,11 @@ async def refresh_all(request: Request) -> JSON:
     return JSON(_svc(request).indices.refresh(None))
 
 
+@router.post("/_flush")
+async def flush_all(request: Request) -> JSON:
+    return JSON(_svc(request).indices.flush(None))
+
+
 @router.get("/_mapping")
 async def get_all_mappings(request: Request) -> JSON:
     return JSON(_svc(request).indices.get_mapping(None))
@@ -72,6 +77,11 @@ async def get_all_settings(request: Request) -> JSON:
 @router.api_route("/{index}/_refresh", methods=["GET", "POST"])
 async def refresh(index: str, request: Request) -> JSON:
     return JSON(_svc(request).indices.refresh(target(request, index)))
+
+
+@router.post("/{index}/_flush")
+async def flush(index: str, request: Request) -> JSON:
+    return JSON(_svc(request).indices.flush(target(request, index)))
 
 
 @router.get("/{index}/_mapping")

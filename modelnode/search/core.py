@@ -36,6 +36,12 @@ class FieldIndex(Protocol):
 
     def remove(self, doc: int) -> None: ...
 
+    # Optional (``search.snapshot``): an index with both methods can be persisted and restored
+    # instead of re-analysing every document at start-up; one without them forces a rebuild.
+    #   def state(self) -> dict[str, np.ndarray | JSON-able]: ...
+    #   def load_state(self, state: dict[str, Any]) -> None:  # on a fresh, empty instance
+    #       made by its FIELD_INDEXES factory from the same mapping and settings
+
 
 # mapping type name -> factory(field mapping dict, index settings dict) -> FieldIndex
 FIELD_INDEXES: dict[str, Callable[[dict[str, Any], dict[str, Any]], FieldIndex]] = {}

@@ -35,6 +35,7 @@ import numpy as np
 from modelnode.errors import IllegalArgument, ParsingError
 from modelnode.search import core
 from modelnode.search.core import QueryContext, Scores
+from modelnode.search.snapshot import pack_strings, ragged, unpack_strings, unragged
 from modelnode.search.vector import field_mapping, single_field
 
 SPARSE_TYPES = frozenset({"rank_features", "sparse_vector"})
@@ -143,6 +144,61 @@ class SparseField:
 
     def __len__(self) -> int:
         return len(self._doc_rows)
+
+    # snapshot (search.snapshot): the rows; postings follow from them (dead rows keep their slot,
+    # empty: scoring skips them anyway) ----------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        with self._lock:
+            vocab = list(self._postings)
+            token_id = {t: i for i, t in enumerate(vocab)}
+            rows = [r or {} for r in self._rows]
+            tokens, tokens_off = pack_strings(vocab)
+            ids, off = ragged(([token_id[t] for t in r] for r in rows), np.int64)
+            weights, _ = ragged((list(r.values()) for r in rows), np.float64)
+            return {
+                "tokens": tokens,
+                "tokens_off": tokens_off,
+                "ids": ids,
+                "weights": weights,
+                "off": off,
+                "alive": np.asarray([r is not None for r in self._rows], dtype=bool),
+                "row_doc": np.asarray(self._row_doc, dtype=np.int64),
+                "docs": np.fromiter(self._doc_rows, dtype=np.int64, count=len(self._doc_rows)),
+                "spans": np.asarray([(r.start, r.stop) for r in self._doc_rows.values()], dtype=np.int64).reshape(
+                    -1, 2
+                ),
+                "dead": self._dead,
+            }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        vocab = unpack_strings(state["tokens"], state["tokens_off"])
+        ids, weights = unragged(state["ids"], state["off"]), unragged(state["weights"], state["off"])
+        alive = state["alive"].tolist()
+        row_doc = state["row_doc"].tolist()
+        if not len(ids) == len(alive) == len(row_doc):
+            raise ValueError("row tables do not match")
+        postings: dict[str, tuple[list[int], list[float]]] = {}
+        rows: list[dict[str, float] | None] = []
+        for row, (tids, ws, live) in enumerate(zip(ids, weights, alive, strict=True)):
+            if not live:
+                rows.append(None)
+                continue
+            features = {vocab[t]: w for t, w in zip(tids, ws, strict=True)}
+            rows.append(features)
+            for token, weight in features.items():
+                post = postings.get(token)
+                if post is None:
+                    post = postings[token] = ([], [])
+                post[0].append(row)
+                post[1].append(weight)
+        doc_rows = {d: range(a, b) for d, (a, b) in zip(state["docs"].tolist(), state["spans"].tolist(), strict=True)}
+        if any(not 0 <= r.start < r.stop <= len(rows) for r in doc_rows.values()):
+            raise ValueError("a document's rows are out of range")
+        with self._lock:
+            self._postings, self._compiled = postings, {}
+            self._rows, self._row_doc, self._doc_rows = rows, row_doc, doc_rows
+            self._dead = int(state["dead"])
 
     def refresh(self) -> None:
         """Compact dead rows and compile every posting list now rather than at query time."""

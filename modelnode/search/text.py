@@ -45,6 +45,7 @@ from modelnode.search.mapping import (
     parse_boolean,
     parse_number,
 )
+from modelnode.search.snapshot import pack_strings, ragged, unpack_strings, unragged
 
 K1 = np.float32(1.2)
 B = np.float32(0.75)
@@ -261,6 +262,58 @@ class TextFieldIndex:
     def docs(self) -> Iterable[int]:
         return self.with_value
 
+    # -- snapshot (search.snapshot) -----------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        vocab = list(self.postings)
+        term_id = {t: i for i, t in enumerate(vocab)}
+        terms, terms_off = pack_strings(vocab)
+        p_docs, p_off = ragged((list(p) for p in self.postings.values()), np.int64)
+        p_freqs, _ = ragged((list(p.values()) for p in self.postings.values()), np.int64)
+        dt_docs = list(self.doc_terms)
+        dt_ids, dt_off = ragged(([term_id[t] for t in seq] for seq in self.doc_terms.values()), np.int64)
+        dp_pos, dp_off = ragged(self.doc_positions.values(), np.int64)
+        return {
+            "terms": terms,
+            "terms_off": terms_off,
+            "p_docs": p_docs,
+            "p_freqs": p_freqs,
+            "p_off": p_off,
+            "dt_docs": np.asarray(dt_docs, dtype=np.int64),
+            "dt_ids": dt_ids,
+            "dt_off": dt_off,
+            "doc_len": np.asarray([self.doc_len[d] for d in dt_docs], dtype=np.int64),
+            "dp_docs": np.asarray(list(self.doc_positions), dtype=np.int64),
+            "dp_pos": dp_pos,
+            "dp_off": dp_off,
+            "with_value": np.asarray(sorted(self.with_value), dtype=np.int64),
+            "norms": self.norm_bytes.data.copy(),
+            "doc_count": self.doc_count,
+            "sum_total_term_freq": self.sum_total_term_freq,
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        vocab = unpack_strings(state["terms"], state["terms_off"])
+        docs, freqs = unragged(state["p_docs"], state["p_off"]), unragged(state["p_freqs"], state["p_off"])
+        if not len(vocab) == len(docs) == len(freqs):
+            raise ValueError("postings do not match the term dictionary")
+        self.postings = {t: dict(zip(d, f, strict=True)) for t, d, f in zip(vocab, docs, freqs, strict=True)}
+        dt_docs = state["dt_docs"].tolist()
+        seqs = unragged(state["dt_ids"], state["dt_off"])
+        self.doc_terms = {d: [vocab[i] for i in ids] for d, ids in zip(dt_docs, seqs, strict=True)}
+        self.doc_len = dict(zip(dt_docs, state["doc_len"].tolist(), strict=True))
+        self.doc_positions = dict(
+            zip(state["dp_docs"].tolist(), unragged(state["dp_pos"], state["dp_off"]), strict=True)
+        )
+        self.with_value = set(state["with_value"].tolist())
+        norms = state["norms"]
+        if norms.dtype != np.uint8 or norms.ndim != 1:
+            raise ValueError("norms must be a uint8 vector")
+        self.norm_bytes.data = norms.copy()
+        self.doc_count = int(state["doc_count"])
+        self.sum_total_term_freq = int(state["sum_total_term_freq"])
+        self._dictionary.invalidate()
+        self._cache = self._cache_key = None
+
     # -- statistics and scoring ---------------------------------------------------------------------
     def doc_freq(self, term: str) -> int:
         return len(self.postings.get(term, ()))
@@ -425,6 +478,35 @@ class KeywordFieldIndex:
     def docs(self) -> Iterable[int]:
         return self.doc_values.keys()
 
+    # -- snapshot: the doc values; postings, counts and sums follow from them -----------------------
+    def state(self) -> dict[str, Any]:
+        vocab = list(self.postings)
+        term_id = {t: i for i, t in enumerate(vocab)}
+        terms, terms_off = pack_strings(vocab)
+        ids, off = ragged(([term_id[t] for t in v] for v in self.doc_values.values()), np.int64)
+        return {
+            "terms": terms,
+            "terms_off": terms_off,
+            "docs": np.asarray(list(self.doc_values), dtype=np.int64),
+            "ids": ids,
+            "off": off,
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        vocab = unpack_strings(state["terms"], state["terms_off"])
+        self.postings = {t: {} for t in vocab}
+        self.doc_values = {}
+        for doc, ids in zip(state["docs"].tolist(), unragged(state["ids"], state["off"]), strict=True):
+            terms = [vocab[i] for i in ids]
+            self.doc_values[doc] = terms
+            for term in terms:
+                self.postings[term][doc] = 1
+        if any(not p for p in self.postings.values()):
+            raise ValueError("a term without documents")
+        self.doc_count = len(self.doc_values)
+        self.sum_doc_freq = sum(len(v) for v in self.doc_values.values())
+        self._dictionary.invalidate()
+
     def term_scores(self, term: str, boost: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
         posting = self.postings.get(term)
         if not posting:
@@ -499,6 +581,30 @@ class NumericFieldIndex:
 
     def remove(self, doc: int) -> None:
         self.doc_values.pop(doc, None)
+
+    # -- snapshot: int64 or float64 arrays when every value fits exactly, else a JSON list ----------
+    def state(self) -> dict[str, Any]:
+        values = [v for vs in self.doc_values.values() for v in vs]
+        out: dict[str, Any] = {"docs": np.asarray(list(self.doc_values), dtype=np.int64)}
+        out["off"] = np.cumsum([0, *(len(vs) for vs in self.doc_values.values())], dtype=np.int64)
+        if all(type(v) is int and -(2**63) <= v < 2**63 for v in values):
+            out["ints"] = np.asarray(values, dtype=np.int64)
+        elif all(type(v) is float for v in values):
+            out["floats"] = np.asarray(values, dtype=np.float64)
+        else:
+            out["values"] = values  # mixed, or beyond int64 (unsigned_long): exact in JSON
+        return out
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        if "ints" in state:
+            flat = state["ints"]
+        elif "floats" in state:
+            flat = state["floats"]
+        else:
+            flat = np.asarray(state["values"], dtype=object)
+            if any(isinstance(v, bool) or not isinstance(v, int | float) for v in flat):
+                raise ValueError("doc values must be numbers")
+        self.doc_values = dict(zip(state["docs"].tolist(), unragged(flat, state["off"]), strict=True))
 
     def docs(self) -> Iterable[int]:
         return self.doc_values.keys()

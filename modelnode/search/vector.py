@@ -286,6 +286,46 @@ class VectorField:
             if self._n and self.ann_capable() and _truthy(self.settings.get("index.knn", False)):
                 self._sync_ann()
 
+    # snapshot (search.snapshot): the rows, and the faiss graph serialized as bytes ------------------
+
+    def state(self) -> dict[str, Any]:
+        with self._lock:
+            n = self._n
+            out: dict[str, Any] = {
+                "vecs": self._vecs[:n].copy(),
+                "row_doc": self._row_doc[:n].copy(),
+                "alive": self._alive[:n].copy(),
+                "docs": np.fromiter(self._doc_rows, dtype=np.int64, count=len(self._doc_rows)),
+                "spans": np.asarray(list(self._doc_rows.values()), dtype=np.int64).reshape(-1, 2),
+                "dead": self._dead,
+                "ann_rows": self._ann_rows if self._ann is not None else 0,
+            }
+            if self._ann is not None:
+                out["ann"] = faiss.serialize_index(self._ann)
+            return out
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        vecs, row_doc, alive = state["vecs"], state["row_doc"], state["alive"]
+        n = len(vecs)
+        if vecs.dtype != np.float32 or vecs.shape != (n, self.dimension):
+            raise ValueError(f"vectors of shape {vecs.shape}, expected (n, {self.dimension}) float32")
+        if row_doc.shape != (n,) or alive.shape != (n,) or alive.dtype != bool:
+            raise ValueError("row tables do not match the vectors")
+        spans = state["spans"]
+        doc_rows = {d: (int(a), int(b)) for d, (a, b) in zip(state["docs"].tolist(), spans.tolist(), strict=True)}
+        if any(not 0 <= a < b <= n for a, b in doc_rows.values()):
+            raise ValueError("a document's rows are out of range")
+        ann, ann_rows = None, int(state["ann_rows"])
+        if "ann" in state:
+            ann = faiss.deserialize_index(state["ann"])
+            if ann.ntotal != ann_rows or ann.d != self.dimension or ann_rows > n:
+                raise ValueError("the faiss graph does not match the vectors")
+        with self._lock:
+            self._vecs, self._row_doc, self._alive = vecs, row_doc, alive
+            self._n, self._dead = n, int(state["dead"])
+            self._doc_rows = doc_rows
+            self._ann, self._ann_rows = ann, ann_rows if ann is not None else 0
+
     # introspection -----------------------------------------------------------------------------
 
     def __len__(self) -> int:

@@ -79,7 +79,7 @@ class Services:
         cache = EmbeddingCache(QUERY_CACHE_ENTRIES)
         deployments.on_undeploy.append(cache.drop_model)
         analyzers = SparseAnalyzers(store, loader, settings.inference_backend)
-        indices = Indices(IndexStore(db))
+        indices = Indices(IndexStore(db), settings.data_dir / "indices")
         pipelines = Pipelines(PipelineStore(db), encoder)
         documents = Documents(indices, pipelines, encoder)
         search = Search(indices, pipelines, encoder.for_queries(), analyzers=analyzers, cache=cache)
@@ -115,6 +115,7 @@ class Services:
 
     async def stop(self) -> None:
         await self.runner.shutdown()
+        self.indices.save_snapshots()  # derived search structures, loaded instead of rebuilt next start
         self.deployments.close()
         self.analyzers.close()
         self.db.close()

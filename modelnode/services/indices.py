@@ -1,25 +1,36 @@
-"""User indices: create/get/delete, mappings, settings, refresh, _cat/indices, and their in-memory
-engines (``search.core.SearchIndex``), rebuilt from SQLite at start-up.
+"""User indices: create/get/delete, mappings, settings, refresh, flush, _cat/indices, and their
+in-memory engines (``search.core.SearchIndex``), restored or rebuilt from SQLite at start-up.
 
 SQLite (``storage.IndexStore``) is the source of truth; every acknowledged change is committed
 there first and then applied to the live engine, which never runs ahead of the database.
+
+The engines' derived structures (postings, vectors, faiss graphs, ...) are also persisted as
+snapshots (``search.snapshot``) under ``<data_dir>/indices/<index>/``, written by ``_flush`` and on
+a clean shutdown. At start-up an index whose snapshot's watermark (uuid, last ``_seq_no``, document
+count, mapping+settings fingerprint) and document table match SQLite is loaded from it (sources
+from SQLite); otherwise (missing, corrupt, stale: e.g. killed after later writes) it is rebuilt
+from SQLite as before. ``Indices.load_report`` says which happened to each index, and why.
 """
 
 from __future__ import annotations
 
 import copy
 import fnmatch
+import hashlib
+import json
 import logging
+import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
 
 from modelnode.errors import IllegalArgument, ModelNodeError, ParseError
 from modelnode.search import mapping as mapping_api
-from modelnode.search import query, sparse, text, vector
+from modelnode.search import query, snapshot, sparse, text, vector
 from modelnode.search.core import SearchIndex, StoredDoc
 from modelnode.services.common import new_id, now_ms
 from modelnode.storage import IndexRecord, IndexStore
@@ -95,6 +106,7 @@ class LiveIndex:
     engine: SearchIndex
     seq_no: int = -1  # last sequence number handed out
     store_bytes: int = 0
+    snapshot_mark: dict[str, Any] | None = None  # watermark of the snapshot on disk, when current
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -108,32 +120,142 @@ class LiveIndex:
         return IndexRecord(self.name, self.uuid, self.mapping.to_json(), dict(self.settings), self.created, self.seq_no)
 
 
+def fingerprint(engine: SearchIndex) -> str:
+    """What the derived structures depend on besides the documents: the mapping and the settings."""
+    body = {"mappings": engine.mapping.to_json(), "settings": engine.settings}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+
+
+def watermark(live: LiveIndex, count: int) -> dict[str, Any]:
+    return {
+        "uuid": live.uuid,
+        "seq_no": live.seq_no,
+        "count": count,
+        "fingerprint": fingerprint(live.engine),
+    }
+
+
+_PLAIN_NAME = re.compile(r"[a-z0-9][a-z0-9_.+-]{0,127}")
+
+
+def snapshot_dirname(name: str) -> str:
+    """The index name itself when it is plain, else a hash (never starts with '.': no clash with
+    the writer's temporary directories)."""
+    if _PLAIN_NAME.fullmatch(name):
+        return name
+    return "~" + hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+
+
 class Indices:
-    def __init__(self, store: IndexStore) -> None:
+    def __init__(self, store: IndexStore, snapshot_dir: Path | None = None) -> None:
         self.store = store
+        self.snapshot_dir = snapshot_dir  # None: no snapshots (always rebuild)
         self.live: dict[str, LiveIndex] = {}
+        # index -> "snapshot" or "rebuilt (<why the snapshot was not used>)", from the last load()
+        self.load_report: dict[str, str] = {}
 
     # -- start-up ----------------------------------------------------------------------------
     def load(self) -> dict[str, int]:
-        """Rebuild every index's engine from SQLite (documents in ``_seq_no`` order)."""
+        """Every index's engine: from its snapshot when that matches SQLite, else rebuilt from SQLite
+        (documents in ``_seq_no`` order)."""
         counts: dict[str, int] = {}
         for rec in self.store.all():
             start = time.perf_counter()
-            try:
-                live = self._engine_for(rec)
-                for row in self.store.docs(rec.name):
-                    source = orjson.loads(row.source)
-                    live.engine.put(StoredDoc(row.id, source, row.seq_no, row.version))
-                    live.store_bytes += len(row.source)
-            except Exception:
-                log.exception("cannot rebuild index [%s] from the database; it stays unavailable", rec.name)
-                continue
+            live, why = self._from_snapshot(rec)
+            if live is None:
+                try:
+                    live = self._engine_for(rec)
+                    for row in self.store.docs(rec.name):
+                        source = orjson.loads(row.source)
+                        live.engine.put(StoredDoc(row.id, source, row.seq_no, row.version))
+                        live.store_bytes += len(row.source)
+                except Exception:
+                    log.exception("cannot rebuild index [%s] from the database; it stays unavailable", rec.name)
+                    continue
+                self.load_report[rec.name] = f"rebuilt ({why})"
+                log.info(
+                    "index [%s]: %d documents rebuilt in %.2fs (snapshot not used: %s)",
+                    rec.name,
+                    len(live.engine),
+                    time.perf_counter() - start,
+                    why,
+                )
+            else:
+                self.load_report[rec.name] = "snapshot"
+                log.info(
+                    "index [%s]: %d documents loaded from its snapshot in %.2fs",
+                    rec.name,
+                    len(live.engine),
+                    time.perf_counter() - start,
+                )
             self.live[rec.name] = live
             counts[rec.name] = len(live.engine)
-            log.info(
-                "index [%s]: %d documents rebuilt in %.2fs", rec.name, len(live.engine), time.perf_counter() - start
-            )
         return counts
+
+    def _snapshot_path(self, name: str) -> Path | None:
+        return None if self.snapshot_dir is None else self.snapshot_dir / snapshot_dirname(name)
+
+    def _from_snapshot(self, rec: IndexRecord) -> tuple[LiveIndex | None, str]:
+        path = self._snapshot_path(rec.name)
+        if path is None:
+            return None, "snapshots disabled"
+        if not (path / snapshot.META).exists():
+            return None, "no snapshot"
+        try:
+            live = self._engine_for(rec)
+            mark = watermark(live, self.store.count(rec.name))
+            snapshot.load(live.engine, path, mark, self._rows(live, rec.name))
+        except snapshot.SnapshotError as e:
+            return None, str(e)
+        except Exception as e:  # a snapshot must never keep an index from starting
+            log.warning("index [%s]: unreadable snapshot", rec.name, exc_info=True)
+            return None, f"unreadable: {type(e).__name__}: {e}"
+        live.snapshot_mark = mark
+        return live, ""
+
+    def _rows(self, live: LiveIndex, name: str) -> Iterator[tuple[str, int, int, dict[str, Any]]]:
+        for row in self.store.docs(name):
+            live.store_bytes += len(row.source)
+            yield row.id, row.seq_no, row.version, orjson.loads(row.source)
+
+    # -- snapshots ---------------------------------------------------------------------------
+    def write_snapshot(self, live: LiveIndex, *, force: bool = False) -> bool:
+        """Persist one engine's derived structures (skipped when the snapshot on disk is current)."""
+        path = self._snapshot_path(live.name)
+        if path is None:
+            return False
+        mark = watermark(live, len(live.engine))
+        if not force and mark == live.snapshot_mark and (path / snapshot.META).exists():
+            return True
+        start = time.perf_counter()
+        snapshot.save(live.engine, path, mark)
+        live.snapshot_mark = mark
+        log.info("index [%s]: snapshot written in %.2fs", live.name, time.perf_counter() - start)
+        return True
+
+    def save_snapshots(self) -> None:
+        """Every index (clean shutdown); a failure is logged, never raised."""
+        for live in list(self.live.values()):
+            try:
+                self.write_snapshot(live)
+            except Exception:
+                log.warning("index [%s]: cannot write its snapshot", live.name, exc_info=True)
+
+    def flush(self, expression: str | None) -> dict[str, Any]:
+        """``POST /{index}/_flush``: write the indices' snapshots."""
+        names = self.resolve(expression)
+        failed = []
+        for name in names:
+            try:
+                self.write_snapshot(self.live[name])
+            except Exception as e:
+                log.warning("index [%s]: cannot write its snapshot", name, exc_info=True)
+                failed.append({"index": name, "reason": {"type": type(e).__name__, "reason": str(e)}})
+        total = sum(self.shard_copies(self.live[n]) for n in names)
+        shards: dict[str, Any] = {"total": total, "successful": len(names) - len(failed), "failed": len(failed)}
+        if failed:
+            shards["failures"] = failed
+        return {"_shards": shards}
 
     def _engine_for(self, rec: IndexRecord) -> LiveIndex:
         mapping = mapping_api.Mapping.parse(rec.mappings, rec.settings)
@@ -219,6 +341,9 @@ class Indices:
         self.store.delete(names)
         for name in names:
             self.live.pop(name, None)
+            path = self._snapshot_path(name)
+            if path is not None:
+                snapshot.remove(path)
         return {"acknowledged": True}
 
     # -- reads -------------------------------------------------------------------------------

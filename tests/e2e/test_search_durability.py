@@ -5,6 +5,7 @@ there, that each bulk request is all-or-nothing, and that searches answer exactl
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
 from typing import Any
@@ -118,6 +119,8 @@ def test_kill_mid_bulk_loses_no_acknowledged_document(server: ServerProcess) -> 
     assert http.delete("/stable/_doc/b1-2").status_code == 200
     stable_before = run_queries(http, "stable")
     mapping_before = ok(http.get("/stable/_mapping"))
+    # snapshot of the derived search structures: current for "stable" at the crash, stale for "stream"
+    assert ok(http.post("/stable/_flush"))["_shards"]["failed"] == 0
 
     # a stream of bulk requests, killed while one is in flight
     acked: list[tuple[int, int]] = []  # (batch, number of docs)
@@ -143,7 +146,11 @@ def test_kill_mid_bulk_loses_no_acknowledged_document(server: ServerProcess) -> 
     writer = threading.Thread(target=stream, daemon=True)
     writer.start()
     deadline = time.monotonic() + 60
-    while len(acked) < 8 and time.monotonic() < deadline:
+    while len(acked) < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert ok(http.post("/stream/_flush"))["_shards"]["failed"] == 0
+    flushed = len(acked)
+    while len(acked) < flushed + 4 and time.monotonic() < deadline:
         time.sleep(0.01)
     assert len(acked) >= 8, "the bulk stream did not get going"
     time.sleep(rng.uniform(0.0, 0.05))
@@ -154,6 +161,9 @@ def test_kill_mid_bulk_loses_no_acknowledged_document(server: ServerProcess) -> 
 
     server.start()
     http = server.http
+    log = server.log_text()
+    assert "index [stable]: 119 documents loaded from its snapshot" in log, server.log_tail()
+    assert "index [stream]:" in log and "rebuilt" in log and "stale" in log, server.log_tail()
     present = {}
     for batch, n in sent:
         ids = [f"b{batch}-{i}" for i in range(n)]
@@ -178,3 +188,15 @@ def test_kill_mid_bulk_loses_no_acknowledged_document(server: ServerProcess) -> 
     # and it keeps accepting writes, with sequence numbers that continue
     r = server.http.put("/stream/_doc/after", json=make_doc(rng, 10**6))
     assert r.status_code == 201, r.text
+    stream_after = run_queries(server.http, "stream")
+
+    # a clean shutdown writes both snapshots; the next start loads them and answers the same
+    code, _ = server.terminate(timeout=30)
+    assert code == 0
+    seen = len(server.log_text())
+    server.start()
+    log = server.log_text()[seen:]
+    assert "index [stable]: 119 documents loaded from its snapshot" in log, server.log_tail()
+    assert re.search(r"index \[stream\]: \d+ documents loaded from its snapshot", log), server.log_tail()
+    assert run_queries(server.http, "stable") == stable_before
+    assert run_queries(server.http, "stream") == stream_after
