@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -386,16 +387,20 @@ class Models:
             raise IllegalArgument("model name is null")
         model_format = parse_format(body.get("model_format"))
         function_name = parse_function_name(body.get("function_name"))
+        # As ML Commons: any non-empty hash and an optional size are accepted here; the assembled
+        # chunks are checked against the hash when the last one arrives ("model content changed").
         content_hash = opt_str(body, "model_content_hash_value")
-        if not content_hash or not re.fullmatch(r"[0-9a-fA-F]{64}", content_hash):
-            raise IllegalArgument("model content hash value is null or not a SHA-256 hex digest")
+        if not content_hash:
+            raise IllegalArgument("model content hash value is null")
+        if re.fullmatch(r"[0-9a-fA-F]{64}", content_hash):
+            content_hash = content_hash.lower()
         total_chunks = body.get("total_chunks")
         if isinstance(total_chunks, bool) or not isinstance(total_chunks, int) or not 0 < total_chunks <= 410:
             raise IllegalArgument("total_chunks must be a positive integer (at most 410, i.e. 4 GB of 10 MB chunks)")
         size = body.get("model_content_size_in_bytes")
-        if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size <= 0):
             raise IllegalArgument("model content size in bytes must be a positive integer")
-        if size > self.settings.max_artifact_bytes:
+        if size is not None and size > self.settings.max_artifact_bytes:
             raise IllegalArgument(
                 f"Model content size {size} exceeds the limit of {self.settings.max_artifact_bytes} bytes"
             )
@@ -415,7 +420,7 @@ class Models:
             model_format=model_format,
             model_state="REGISTERING",
             model_content_size_in_bytes=size,
-            model_content_hash_value=content_hash.lower(),
+            model_content_hash_value=content_hash,
             model_config=config,
             deploy_setting=opt_obj(body, "deploy_setting"),
             is_enabled=opt_bool(body, "is_enabled"),
@@ -467,9 +472,7 @@ class Models:
                         shutil.copyfileobj(part, out)
 
         await run_in_thread(concat)
-        import hashlib
-
-        digest = await run_in_thread(lambda: hashlib.sha256(zip_path.read_bytes()).hexdigest())
+        digest = await run_in_thread(_sha256_file, zip_path)
         if digest != model.model_content_hash_value:
             shutil.rmtree(folder, ignore_errors=True)
             raise BadRequest(
@@ -533,7 +536,16 @@ class Models:
             tombstone = self.docs.delete(MODEL_INDEX, model_id)
         assert tombstone is not None
         sha = model.model_content_hash_value
-        if sha and not any(d.source.get("model_content_hash_value") == sha for d in self.docs.all(MODEL_INDEX)):
+        stored = sha is not None and re.fullmatch(r"[0-9a-f]{64}", sha)  # _register_meta takes any hash
+        if stored and not any(d.source.get("model_content_hash_value") == sha for d in self.docs.all(MODEL_INDEX)):
             self.store.remove(sha)
         shutil.rmtree(self.uploads / model_id, ignore_errors=True)
         return write_response(tombstone, "deleted")
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):  # streamed: an upload can be up to 4 GB
+            digest.update(chunk)
+    return digest.hexdigest()
