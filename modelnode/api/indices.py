@@ -70,7 +70,11 @@ async def get_all_mappings(request: Request) -> JSON:
 
 @router.get("/_settings")
 async def get_all_settings(request: Request) -> JSON:
-    return JSON(_svc(request).indices.get_settings(None, flat=flag(request, "flat_settings")))
+    return JSON(
+        _svc(request).indices.get_settings(
+            None, flat=flag(request, "flat_settings"), include_defaults=flag(request, "include_defaults")
+        )
+    )
 
 
 # -- /{index}/... --------------------------------------------------------------------------------
@@ -89,6 +93,16 @@ async def get_mapping(index: str, request: Request) -> JSON:
     return JSON(_svc(request).indices.get_mapping(target(request, index)))
 
 
+@router.get("/_mapping/field/{fields}")
+async def get_all_field_mappings(fields: str, request: Request) -> JSON:
+    return JSON(_svc(request).indices.get_field_mapping(None, fields))
+
+
+@router.get("/{index}/_mapping/field/{fields}")
+async def get_field_mapping(index: str, fields: str, request: Request) -> JSON:
+    return JSON(_svc(request).indices.get_field_mapping(target(request, index), fields))
+
+
 @router.api_route("/{index}/_mapping", methods=["PUT", "POST"])
 async def put_mapping(index: str, request: Request) -> JSON:
     return JSON(_svc(request).indices.put_mapping(target(request, index), await required_json(request)))
@@ -98,7 +112,14 @@ async def put_mapping(index: str, request: Request) -> JSON:
 @router.get("/{index}/_settings/{name}")
 async def get_settings(index: str, request: Request, name: str | None = None) -> JSON:
     svc = _svc(request)
-    return JSON(svc.indices.get_settings(target(request, index), flat=flag(request, "flat_settings"), name_filter=name))
+    return JSON(
+        svc.indices.get_settings(
+            target(request, index),
+            flat=flag(request, "flat_settings"),
+            name_filter=name,
+            include_defaults=flag(request, "include_defaults"),
+        )
+    )
 
 
 @router.put("/{index}/_settings")

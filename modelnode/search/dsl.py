@@ -125,6 +125,9 @@ class Compiler:
         return self._terms_matcher(fld, values, float((body or {}).get("boost", 1.0)))
 
     def _terms_matcher(self, fld: str, wanted: list[Any], boost: float) -> Matcher:
+        if fld == "_id":  # a metadata field: term(s) on _id is an ids query
+            ids = {str(w) for w in wanted}
+            return lambda src, doc_id: boost if doc_id in ids else None
         path, analyzed = self._field(fld)
 
         def norm(v: Any) -> Any:

@@ -200,7 +200,7 @@ class Deployments:
             model.deploy_to_all_nodes = True
             model.auto_redeploy_retry_times = 0
             self.models.save(model_id, model)
-            self.tasks.update(task_id, state="COMPLETED")
+            self.tasks.record(task_id, state="COMPLETED")
         self.deploying.pop(model_id, None)
         log.info("deployed model %s", model_id)
 

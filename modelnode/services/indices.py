@@ -97,6 +97,27 @@ def settings_view(flat: dict[str, Any], *, nested: bool) -> dict[str, Any]:
     return {k: mapping_api.java_string(v) for k, v in sorted(flat.items())}
 
 
+def _mapped_fields(properties: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    for key, definition in properties.items():
+        full_name = prefix + key
+        yield full_name, definition
+        yield from _mapped_fields(definition.get("properties") or {}, full_name + ".")
+        yield from _mapped_fields(definition.get("fields") or {}, full_name + ".")
+
+
+# ``GET <index>/_settings?include_defaults=true``: the index-level defaults OpenSearch reports for
+# settings an index does not set (the ones modelnode honours or that clients commonly read).
+INDEX_SETTING_DEFAULTS: dict[str, Any] = {
+    "index.codec": "default",
+    "index.knn": "false",
+    "index.max_result_window": "10000",
+    "index.number_of_replicas": "1",
+    "index.number_of_shards": "1",
+    "index.refresh_interval": "1s",
+    "index.store.type": "",
+}
+
+
 # -- live indices ----------------------------------------------------------------------------------
 @dataclass
 class LiveIndex:
@@ -376,6 +397,20 @@ class Indices:
     def get_mapping(self, expression: str | None) -> dict[str, Any]:
         return {name: {"mappings": self.live[name].mapping.to_json()} for name in self.resolve(expression)}
 
+    def get_field_mapping(self, expression: str | None, fields: str) -> dict[str, Any]:
+        """``GET <index>/_mapping/field/<fields>``: each matching field (dotted full name, wildcards
+        allowed, multi-fields included) with its mapping under its leaf name."""
+        patterns = [f.strip() for f in fields.split(",") if f.strip()]
+        out = {}
+        for name in self.resolve(expression):
+            found: dict[str, Any] = {}
+            for full_name, definition in _mapped_fields(self.live[name].mapping.to_json().get("properties") or {}):
+                if any(fnmatch.fnmatchcase(full_name, p) for p in patterns):
+                    leaf = full_name.rsplit(".", 1)[-1]
+                    found[full_name] = {"full_name": full_name, "mapping": {leaf: definition}}
+            out[name] = {"mappings": found}
+        return out
+
     def put_mapping(self, expression: str, body: dict[str, Any]) -> dict[str, Any]:
         names = self.resolve(expression, allow_no_indices=False)
         updated = {}
@@ -391,15 +426,24 @@ class Indices:
         return {"acknowledged": True}
 
     def get_settings(
-        self, expression: str | None, *, flat: bool = False, name_filter: str | None = None
+        self,
+        expression: str | None,
+        *,
+        flat: bool = False,
+        name_filter: str | None = None,
+        include_defaults: bool = False,
     ) -> dict[str, Any]:
         out = {}
         for name in self.resolve(expression):
             view = self.all_settings(self.live[name])
+            defaults = {k: v for k, v in INDEX_SETTING_DEFAULTS.items() if k not in view}
             if name_filter:
                 patterns = [p if p.startswith("index.") else f"index.{p}" for p in name_filter.split(",")]
                 view = {k: v for k, v in view.items() if any(fnmatch.fnmatchcase(k, p) for p in patterns)}
+                defaults = {k: v for k, v in defaults.items() if any(fnmatch.fnmatchcase(k, p) for p in patterns)}
             out[name] = {"settings": settings_view(view, nested=not flat)}
+            if include_defaults:
+                out[name]["defaults"] = settings_view(defaults, nested=not flat)
         return out
 
     def put_settings(self, expression: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -255,7 +255,7 @@ class Models:
                     f"config.json of {reg.name} {reg.version} has no model_content_hash_value; "
                     "the artifact cannot be verified"
                 )
-            self.tasks.update(task_id, function_name=function_name)
+            self.tasks.record(task_id, function_name=function_name)
             config = model_config.normalize(cfg.get("model_config"), function_name, strict=False)
             model_id = self._create_registering(task_id, reg, function_name, config)
             self.downloads.mkdir(parents=True, exist_ok=True)
@@ -365,7 +365,7 @@ class Models:
             model.total_chunks = model.total_chunks or max(1, math.ceil(size / CHUNK_BYTES))
             self.save(model_id, model)
             if task_id is not None:
-                self.tasks.update(task_id, state="COMPLETED", model_id=model_id)
+                self.tasks.record(task_id, state="COMPLETED", model_id=model_id)
                 self._forget_register_task(task_id)
         log.info("registered model %s (%s %s, %d bytes)", model_id, model.name, model_format, size)
 

@@ -38,12 +38,18 @@ class TaskLog:
 
     def update(self, task_id: str, **changes: Any) -> MLTask:
         task = self.get(task_id)
-        if task is None:  # deleted while running: nothing to record
+        if task is None:
             raise KeyError(task_id)
         for k, v in changes.items():
             setattr(task, k, v)
         self.save(task_id, task)
         return task
+
+    def record(self, task_id: str, **changes: Any) -> None:
+        """Like ``update``, but a task deleted meanwhile is fine: ML Commons lets a CREATED task be
+        deleted while its work goes on, and the work then finishes without a task to report to."""
+        with contextlib.suppress(KeyError):
+            self.update(task_id, **changes)
 
     def fail_unfinished(self) -> list[str]:
         """After a restart nothing is running any more: say so instead of leaving CREATED forever."""

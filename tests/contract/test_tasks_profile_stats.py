@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import threading
+import time
+
 from fastapi.testclient import TestClient
 
 from tests.contract.test_model_lifecycle import deploy, register, register_model
@@ -92,3 +95,26 @@ def test_profile_and_stats(client: TestClient) -> None:
     one = client.get(f"{ML}/stats/ml_model_count").json()
     assert one == {"ml_model_count": 1, "nodes": {node_id: {}}}
     assert "ml_model_count" not in client.get(f"{ML}/{node_id}/stats").json()
+
+
+def test_a_created_register_task_can_be_deleted_and_the_work_still_finishes(client: TestClient) -> None:
+    svc = client.app.state.services  # type: ignore[attr-defined]
+    gate = threading.Event()
+    store_add = svc.models.store.add
+
+    def slow_add(*args, **kwargs):  # type: ignore[no-untyped-def]
+        gate.wait(10)
+        return store_add(*args, **kwargs)
+
+    svc.models.store.add = slow_add
+    task_id = register(client)
+    assert client.delete(f"{ML}/tasks/{task_id}").json()["result"] == "deleted"  # stored state: CREATED
+    gate.set()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        hits = client.post(f"{ML}/models/_search", json={"query": {"term": {"model_state": "REGISTERED"}}}).json()
+        if hits["hits"]["total"]["value"] == 1:
+            break
+        time.sleep(0.02)
+    assert hits["hits"]["total"]["value"] == 1
+    assert_error(client.get(f"{ML}/tasks/{task_id}"), 404)

@@ -418,3 +418,64 @@ def test_opensearch_py_plugins_ml_meta_and_upload_chunk(ml_ns: Any, client: Open
     group_id = ml_ns.get_model(model_id=model_id)["model_group_id"]
     assert ml_ns.delete_model(model_id=model_id)["result"] == "deleted"
     ml_ns.delete_model_group(model_group_id=group_id)
+
+
+def deprecated(method: Any, **kwargs: Any) -> Any:
+    """Call one of the ``plugins.ml`` methods opensearch-py marks deprecated (it warns)."""
+    with pytest.warns(UserWarning, match="Deprecated"):
+        return method(**kwargs)
+
+
+def test_opensearch_py_plugins_ml_deprecated_and_profile(ml_ns: Any, client: OpenSearch) -> None:
+    """The rest of ``plugins.ml`` for what modelnode serves: ``update_model_group``, the deprecated
+    ``upload_model`` / ``load_model`` / ``unload_model`` / ``create_model_meta`` / ``chunk_model``,
+    ``get_profile*`` and ``get_stats`` by node and stat (the same operations as the API-spec stories)."""
+    group_id = ml_ns.register_model_group(body={"name": "e2e deprecated group"})["model_group_id"]
+    assert ml_ns.update_model_group(model_group_id=group_id, body={"description": "updated"}) == {"status": "Updated"}
+    assert ml_ns.get_model_group(model_group_id=group_id)["description"] == "updated"
+
+    body = {"name": MINILM, "version": "1.0.2", "model_format": "TORCH_SCRIPT", "model_group_id": group_id}
+    task = wait_task(client, deprecated(ml_ns.upload_model, body=body)["task_id"])
+    assert task["state"] == "COMPLETED", task
+    model_id, node_id = task["model_id"], task["worker_node"][0]
+    loaded = deprecated(ml_ns.load_model, model_id=model_id)
+    load_task_id = loaded["task_id"]
+    assert wait_task(client, load_task_id)["state"] == "COMPLETED"
+
+    assert model_id in ml_ns.get_profile_models(model_id=model_id)["nodes"][node_id]["models"]
+    assert load_task_id in ml_ns.get_profile_tasks(task_id=load_task_id)["nodes"][node_id]["tasks"]
+    everything = ml_ns.get_profile(body={"node_ids": [node_id], "return_all_tasks": True, "return_all_models": True})
+    assert model_id in everything["nodes"][node_id]["models"]
+    assert node_id in ml_ns.get_stats(node_id=node_id)["nodes"]
+    assert "ml_model_index_status" in ml_ns.get_stats(stat="ml_model_index_status")
+    assert node_id in ml_ns.get_stats(node_id=node_id, stat="ml_task_index_status")["nodes"]  # a cluster-level stat
+
+    unloaded = deprecated(ml_ns.unload_model, model_id=model_id)
+    assert [node["stats"] for node in unloaded.values()] == [{model_id: "undeployed"}]
+    assert ml_ns.delete_model(model_id=model_id)["result"] == "deleted"
+
+    data = fake_artifact_zip("ONNX")
+    client.cluster.put_settings(body={"transient": {LOCAL_FILE_SETTING: True}})
+    try:
+        meta = deprecated(
+            ml_ns.create_model_meta,
+            body={
+                "name": "e2e-namespace-chunks",
+                "version": "1",
+                "model_format": "ONNX",
+                "model_group_id": group_id,
+                "model_content_hash_value": hashlib.sha256(data).hexdigest(),
+                "total_chunks": 1,
+                "model_config": {
+                    "model_type": "bert",
+                    "embedding_dimension": DIM,
+                    "framework_type": "sentence_transformers",
+                },
+            },
+        )
+    finally:
+        client.cluster.put_settings(body={"transient": {LOCAL_FILE_SETTING: None}})
+    assert deprecated(ml_ns.chunk_model, model_id=meta["model_id"], chunk_number=0, body=data) == {"status": "Uploaded"}
+    assert ml_ns.get_model(model_id=meta["model_id"])["model_state"] == "REGISTERED"
+    assert ml_ns.delete_model(model_id=meta["model_id"])["result"] == "deleted"
+    assert ml_ns.delete_model_group(model_group_id=group_id)["result"] == "deleted"
