@@ -56,7 +56,7 @@ async def health(request: Request) -> JSON:
     return JSON(
         {
             "cluster_name": svc.node.cluster_name,
-            "status": "green",
+            "status": svc.deployments.health(),
             "timed_out": False,
             "number_of_nodes": 1,
             "number_of_data_nodes": 1,

@@ -261,6 +261,11 @@ class Deployments:
         active.latencies_ms.append((time.perf_counter() - start) * 1000)
         return render_outputs(outputs, filters)
 
+    def health(self) -> str:
+        """``red`` when a deployed model's inference worker died (its predicts can only fail), so
+        monitoring that watches ``_cluster/health`` notices; ``green`` otherwise."""
+        return "red" if any(not getattr(a.model, "healthy", True) for a in self.active.values()) else "green"
+
     # -- lifecycle ------------------------------------------------------------------------------
     def redeploy_on_start(self) -> list[str]:
         """Models that were deployed (or deploying) when the last process stopped."""

@@ -349,3 +349,14 @@ def test_local_model_disabled(client: TestClient) -> None:
     assert_error(
         client.post(f"{ML}/models/_register", json={"name": MINILM, "version": "1.0.2", "model_format": "ONNX"}), 400
     )
+
+
+def test_cluster_health_turns_red_when_an_inference_worker_dies(client: TestClient) -> None:
+    model_id = register_model(client)
+    deploy(client, model_id)
+    assert client.get("/_cluster/health").json()["status"] == "green"
+    svc = client.app.state.services  # type: ignore[attr-defined]
+    svc.deployments.active[model_id].model.close()  # what a crashed worker leaves behind
+    assert client.get("/_cluster/health").json()["status"] == "red"
+    client.post(f"{ML}/models/{model_id}/_undeploy")
+    assert client.get("/_cluster/health").json()["status"] == "green"
