@@ -392,16 +392,13 @@ def test_paging_and_defaults() -> None:
     assert render("alias", result)["hits"]["hits"][0]["_index"] == "alias"
 
 
-def test_default_total_hits_threshold() -> None:
-    from modelnode.search import query as query_module
+def test_default_total_hits_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
+    from modelnode.search.query import request
 
     many = make_index([(str(i), {"n": i}) for i in range(30)])
-    original = query_module.DEFAULT_TRACK_TOTAL_HITS
-    try:
-        query_module.DEFAULT_TRACK_TOTAL_HITS = 20
+    with monkeypatch.context() as m:
+        m.setattr(request, "DEFAULT_TRACK_TOTAL_HITS", 20)
         assert search(many, {"size": 1})["hits"]["total"] == {"value": 20, "relation": "gte"}
-    finally:
-        query_module.DEFAULT_TRACK_TOTAL_HITS = original
     assert search(many, {})["hits"]["total"] == {"value": 30, "relation": "eq"}
 
 
