@@ -9,16 +9,12 @@ from fastapi.responses import Response
 
 from modelnode import __version__, catalog
 from modelnode.api.http import JSON, flag, required_json
-from modelnode.services import Services
+from modelnode.api.http import services as _svc
 
 router = APIRouter()
 
 # The OpenSearch release whose ML Commons API modelnode speaks.
 COMPAT_VERSION = "2.19.0"
-
-
-def _svc(request: Request) -> Services:
-    return request.app.state.services
 
 
 @router.get("/")

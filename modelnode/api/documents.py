@@ -6,26 +6,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from modelnode.api.http import JSON, body_json, required_json
+from modelnode.api.http import services as _svc
 from modelnode.api.indices import target
 from modelnode.errors import IllegalArgument, ModelNodeError
-from modelnode.services import Services
+from modelnode.services.common import int_param
 from modelnode.services.documents import parse_source_params
 
 router = APIRouter()
 
 
-def _svc(request: Request) -> Services:
-    return request.app.state.services
-
-
 def _int(request: Request, name: str) -> int | None:
-    value = request.query_params.get(name)
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise IllegalArgument(f"Failed to parse int parameter [{name}] with value [{value}]") from None
+    return int_param(request.query_params.get(name), name)
 
 
 def _no_versioning(request: Request) -> None:

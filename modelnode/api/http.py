@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from modelnode.errors import ParseError
 from modelnode.security import ANONYMOUS, Principal
+from modelnode.services import Services
 
 
 class JSON(Response):
@@ -58,3 +59,8 @@ def flag(request: Request, name: str, default: bool = False) -> bool:
     from modelnode.errors import IllegalArgument
 
     raise IllegalArgument(f"Failed to parse value [{v}] as only [true] or [false] are allowed.")
+
+
+def services(request: Request) -> Services:
+    """The service graph ``build_app`` attached to the app."""
+    return request.app.state.services

@@ -11,15 +11,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from modelnode.api.http import JSON, body_json, flag, required_json
+from modelnode.api.http import services as _svc
 from modelnode.errors import IllegalArgument
-from modelnode.services import Services
 from modelnode.services.indices import render_cat
 
 router = APIRouter()
-
-
-def _svc(request: Request) -> Services:
-    return request.app.state.services
 
 
 def target(request: Request, index: str) -> str:

@@ -5,16 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 
 from modelnode.api.http import JSON, authenticate, body_json, flag, required_json
+from modelnode.api.http import services as _svc
 from modelnode.errors import IllegalArgument
 from modelnode.security import Principal
-from modelnode.services import Services
 
 router = APIRouter(prefix="/_plugins/_ml")
 Caller = Depends(authenticate)
-
-
-def _svc(request: Request) -> Services:
-    return request.app.state.services
 
 
 # -- model groups -------------------------------------------------------------------------------

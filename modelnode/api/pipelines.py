@@ -8,13 +8,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from modelnode.api.http import JSON, flag, required_json
-from modelnode.services import Services
+from modelnode.api.http import services as _svc
 
 router = APIRouter()
-
-
-def _svc(request: Request) -> Services:
-    return request.app.state.services
 
 
 def _found(result: dict[str, object] | None) -> JSON:

@@ -5,14 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from modelnode.api.http import JSON, body_json
+from modelnode.api.http import services as _svc
 from modelnode.api.indices import target
-from modelnode.services import Services
 
 router = APIRouter()
-
-
-def _svc(request: Request) -> Services:
-    return request.app.state.services
 
 
 @router.api_route("/_search", methods=["GET", "POST"])

@@ -32,6 +32,7 @@ importing this package stays cheap (standard library only).
 
 from __future__ import annotations
 
+from modelnode.artifacts._fs import is_sha256, sha256_file
 from modelnode.artifacts.download import clean_partials, download
 from modelnode.artifacts.repository import ModelRepository, artifact_stem
 from modelnode.artifacts.store import ArtifactStore
@@ -45,5 +46,7 @@ __all__ = [
     "artifact_stem",
     "clean_partials",
     "download",
+    "is_sha256",
+    "sha256_file",
     "verify_zip",
 ]

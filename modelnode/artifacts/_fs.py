@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from pathlib import Path
@@ -28,6 +29,15 @@ def check_sha256(value: object, *, what: str = "model_content_hash_value") -> st
 def is_sha256(value: str) -> bool:
     """True for exactly 64 lower-case hex digits (a store key)."""
     return bool(_SHA256_RE.match(value))
+
+
+def sha256_file(path: Path) -> str:
+    """The SHA-256 hex digest of a file, streamed (artifacts can be 4 GB)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def fsync_dir(path: Path) -> None:

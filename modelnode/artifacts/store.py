@@ -18,7 +18,6 @@ executable).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -30,7 +29,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from modelnode.artifacts._fs import check_sha256, fsync_dir, is_sha256
+from modelnode.artifacts._fs import check_sha256, fsync_dir, is_sha256, sha256_file
 from modelnode.artifacts.download import DEFAULT_MAX_BYTES, clean_partials
 from modelnode.artifacts.verify import ZipSummary, open_member_error, verify_zip
 from modelnode.catalog import FunctionName, ModelFormat
@@ -286,11 +285,7 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
     try:
-        with open(path, "rb") as fh:
-            while chunk := fh.read(_COPY_CHUNK):
-                digest.update(chunk)
+        return sha256_file(path)
     except OSError as exc:
         raise ArtifactError(f"cannot read model zip {path}: {exc.strerror or exc}") from None
-    return digest.hexdigest()

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import base64
 import os
-import time
 from typing import Any
 
 from modelnode.errors import IllegalArgument
 from modelnode.storage import Doc
+from modelnode.tasks.runner import now_ms as now_ms  # one clock for tasks and records
 
 
 def new_id() -> str:
     """20 url-safe characters, like OpenSearch's auto-generated document ids."""
     return base64.urlsafe_b64encode(os.urandom(15)).decode()
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def write_response(doc: Doc, result: str) -> dict[str, Any]:
@@ -70,3 +66,13 @@ def opt_str_list(body: dict[str, Any], key: str) -> list[str] | None:
     if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
         raise IllegalArgument(f"[{key}] must be an array of strings")
     return v
+
+
+def int_param(value: str | None, name: str) -> int | None:
+    """An integer URL parameter, None when absent."""
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise IllegalArgument(f"Failed to parse int parameter [{name}] with value [{value}]") from None

@@ -62,8 +62,8 @@ class Services:
     def open(cls, settings: Settings, *, loader: Loader = runtime.load) -> Services:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(settings.db_path)
-        node_id = db.get_meta("node_id") or _persist(db, "node_id", new_id()[:22])
-        cluster_uuid = db.get_meta("cluster_uuid") or _persist(db, "cluster_uuid", new_id()[:22])
+        node_id = db.get_meta("node_id") or _persist(db, "node_id", new_id())
+        cluster_uuid = db.get_meta("cluster_uuid") or _persist(db, "cluster_uuid", new_id())
         node = NodeInfo(node_id, settings.node_name, settings.cluster_name, cluster_uuid, socket.gethostname())
         docs = DocStore(db)
         cluster = ClusterSettings(SettingsStore(db))

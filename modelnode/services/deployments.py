@@ -28,9 +28,9 @@ from modelnode.errors import (
 from modelnode.security import Principal
 from modelnode.services.cluster_settings import ClusterSettings
 from modelnode.services.common import new_id, now_ms
-from modelnode.services.models import LOCAL_MODEL_DISABLED, Models
+from modelnode.services.models import Models
 from modelnode.services.predict_io import parse_input, render_outputs
-from modelnode.storage import MLTask
+from modelnode.storage import MODEL_INDEX, MLModel, MLTask
 from modelnode.tasks import TaskLog, TaskRunner, run_in_thread
 
 log = logging.getLogger("modelnode.deploy")
@@ -106,8 +106,7 @@ class Deployments:
 
     # -- deploy ---------------------------------------------------------------------------------
     def deploy(self, model_id: str, body: dict[str, Any] | None, caller: Principal) -> dict[str, Any]:
-        if not self.cluster.ml("local_model.enabled"):
-            raise BadRequest(LOCAL_MODEL_DISABLED)
+        self.models.check_local_enabled()
         model = self.models.require(model_id)
         node_ids = (body or {}).get("node_ids")
         if node_ids:
@@ -236,9 +235,13 @@ class Deployments:
     async def predict(
         self, algorithm: str | None, model_id: str, body: dict[str, Any], caller: Principal
     ) -> dict[str, Any]:
-        if not self.cluster.ml("local_model.enabled"):
-            raise BadRequest(LOCAL_MODEL_DISABLED)
-        model = self.models.require(model_id)
+        self.models.check_local_enabled()
+        return await self.predict_model(algorithm, model_id, self.models.require(model_id), body)
+
+    async def predict_model(
+        self, algorithm: str | None, model_id: str, model: MLModel, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """``predict`` for a model record the caller has already read (the search Encoder does)."""
         if model.is_enabled is False:
             raise Forbidden("Model is disabled.")
         function_name = model.algorithm or "TEXT_EMBEDDING"
@@ -271,7 +274,7 @@ class Deployments:
         """Models that were deployed (or deploying) when the last process stopped."""
         redeployed = []
         enabled = self.cluster.ml("model_auto_redeploy.enable")
-        for doc in self.models.docs.all(".plugins-ml-model"):
+        for doc in self.models.docs.all(MODEL_INDEX):
             if doc.source.get("model_state") not in ("DEPLOYED", "DEPLOYING", "PARTIALLY_DEPLOYED"):
                 continue
             if enabled and self.settings.redeploy_on_start:

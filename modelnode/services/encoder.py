@@ -14,7 +14,6 @@ on first use from the shared model folder.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -23,12 +22,12 @@ from typing import Any
 import numpy as np
 
 from modelnode import runtime
-from modelnode.artifacts import ArtifactStore
+from modelnode.artifacts import ArtifactStore, sha256_file
 from modelnode.artifacts.build import WeightSource
 from modelnode.errors import IllegalArgument, ModelNodeError
-from modelnode.security import ANONYMOUS
 from modelnode.services.deployments import Deployments, Loader
 from modelnode.services.models import Models
+from modelnode.storage import MLModel
 from modelnode.tasks import run_in_thread
 
 log = logging.getLogger("modelnode.search")
@@ -59,8 +58,10 @@ class ModelEncoder:
     def function_name(self, model_id: str) -> str:
         return self.models.require(model_id).algorithm or "TEXT_EMBEDDING"
 
-    async def _predict(self, model_id: str, body: dict[str, Any]) -> list[dict[str, Any]]:
-        out = await self.deployments.predict(None, model_id, body, ANONYMOUS)
+    async def _predict(self, model_id: str, model: MLModel, body: dict[str, Any]) -> list[dict[str, Any]]:
+        # The same checks as _predict over REST, on the record already read here.
+        self.models.check_local_enabled()
+        out = await self.deployments.predict_model(None, model_id, model, body)
         return out["inference_results"]
 
     async def text_embedding(self, model_id: str, texts: list[str]) -> list[list[float]]:
@@ -74,7 +75,7 @@ class ModelEncoder:
         config = model.model_config or {}
         if config.get("query_prefix") is not None or config.get("passage_prefix") is not None:
             body["parameters"] = {"content_type": self.content_type}
-        results = await self._predict(model_id, body)
+        results = await self._predict(model_id, model, body)
         vectors: list[Any] = []
         for result in results:
             tensors = [t for t in result["output"] if t.get("name") == "sentence_embedding"] or result["output"]
@@ -97,7 +98,7 @@ class ModelEncoder:
             )
         if not texts:
             return []
-        results = await self._predict(model_id, {"text_docs": list(texts)})
+        results = await self._predict(model_id, model, {"text_docs": list(texts)})
         maps: list[dict[str, Any]] = []
         for result in results:
             weights: dict[str, Any] = {}
@@ -114,7 +115,7 @@ class ModelEncoder:
             raise _wrong_function(model_id, function, "TEXT_SIMILARITY", "reranking")
         if not texts:
             return []
-        results = await self._predict(model_id, {"query_text": query_text, "text_docs": list(texts)})
+        results = await self._predict(model_id, model, {"query_text": query_text, "text_docs": list(texts)})
         scores = []
         for result in results:
             data = result["output"][0].get("data")
@@ -128,7 +129,7 @@ class ModelEncoder:
             raise _wrong_function(
                 model_id, function, "QUESTION_ANSWERING (sentence highlighting)", "semantic highlighting"
             )
-        results = await self._predict(model_id, {"question": question, "context": context})
+        results = await self._predict(model_id, model, {"question": question, "context": context})
         out: list[dict[str, Any]] = []
         for result in results:
             for tensor in result["output"]:
@@ -190,7 +191,7 @@ class SparseAnalyzers(Mapping[str, _Analyzer]):
 
     def load(self, name: str, zip_path: Path) -> runtime.DeployedModel:
         """Blocking: unpack the zip into the artifact store (verified, once) and load SPARSE_TOKENIZE."""
-        digest = hashlib.sha256(zip_path.read_bytes()).hexdigest()
+        digest = sha256_file(zip_path)  # streamed
         folder = self.store.get(digest) or self.store.add(
             zip_path, digest, model_format="TORCH_SCRIPT", function_name="SPARSE_TOKENIZE"
         )

@@ -30,10 +30,9 @@ class ModelGroups:
         return group
 
     def find_by_name(self, name: str) -> tuple[str, MLModelGroup] | None:
-        for doc in self.docs.all(GROUP_INDEX):
-            if doc.source.get("name") == name:
-                return doc.id, MLModelGroup.from_source(doc.source)
-        return None
+        ids = self.docs.ids_where(GROUP_INDEX, "name", name, limit=1)
+        group = self.find(ids[0]) if ids else None
+        return (ids[0], group) if group is not None else None
 
     def get(self, group_id: str, caller: Principal) -> dict[str, Any]:
         return self.require(group_id).to_source()
@@ -100,7 +99,7 @@ class ModelGroups:
     def delete(self, group_id: str, caller: Principal) -> dict[str, Any]:
         with self.docs.db.transaction():
             self.require(group_id)
-            if any(d.source.get("model_group_id") == group_id for d in self.docs.all(MODEL_INDEX)):
+            if self.docs.ids_where(MODEL_INDEX, "model_group_id", group_id, limit=1):
                 raise Conflict("Cannot delete the model group when it has associated model versions")
             tombstone = self.docs.delete(GROUP_INDEX, group_id)
         assert tombstone is not None
@@ -125,5 +124,5 @@ class ModelGroups:
 
     def delete_if_empty(self, group_id: str) -> None:
         with self.docs.db.transaction():
-            if not any(d.source.get("model_group_id") == group_id for d in self.docs.all(MODEL_INDEX)):
+            if not self.docs.ids_where(MODEL_INDEX, "model_group_id", group_id, limit=1):
                 self.docs.delete(GROUP_INDEX, group_id)

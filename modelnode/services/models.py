@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -13,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from modelnode import catalog
-from modelnode.artifacts import ArtifactStore, ModelRepository, download
+from modelnode.artifacts import ArtifactStore, ModelRepository, download, is_sha256, sha256_file
 from modelnode.config import Settings
 from modelnode.errors import (
     ArtifactError,
@@ -141,13 +140,13 @@ class Models:
         return self.store.get(model.model_content_hash_value) if model.model_content_hash_value else None
 
     # -- register -------------------------------------------------------------------------------
-    def _check_local_enabled(self) -> None:
+    def check_local_enabled(self) -> None:
         if not self.cluster.ml("local_model.enabled"):
             raise BadRequest(LOCAL_MODEL_DISABLED)
 
     def register(self, body: dict[str, Any], caller: Principal, *, deploy: bool) -> dict[str, Any]:
         """Validate, reserve a model version, create the REGISTER_MODEL task, start it."""
-        self._check_local_enabled()
+        self.check_local_enabled()
         name = opt_str(body, "name")
         if not name:
             raise IllegalArgument("model name is null")
@@ -244,7 +243,7 @@ class Models:
             entry = catalog.lookup(reg.name, reg.version or "", reg.model_format)
             if entry is None:
                 raise IllegalArgument(NOT_PRETRAINED)
-            repo = ModelRepository(self.cluster_repository(), max_bytes=self.settings.max_artifact_bytes)
+            repo = ModelRepository(self.settings.model_repository, max_bytes=self.settings.max_artifact_bytes)
             cfg = await run_in_thread(repo.fetch_config, reg.name, reg.version, reg.model_format)
             function_name = parse_function_name(
                 cfg.get("function_name") or cfg.get("model_task_type"), reg.function_name
@@ -282,9 +281,6 @@ class Models:
         await self._finish_registration(model_id, zip_path, sha256, function_name, reg.model_format, task_id=task_id)
         if deploy and self.deploy_after_register is not None:
             self.deploy_after_register(model_id)
-
-    def cluster_repository(self) -> str:
-        return self.settings.model_repository
 
     def _create_registering(
         self, task_id: str, reg: _Registration, function_name: str, config: dict[str, Any] | None
@@ -376,7 +372,7 @@ class Models:
 
     # -- register via local file: _register_meta + chunks ----------------------------------------
     def register_meta(self, body: dict[str, Any], caller: Principal) -> dict[str, Any]:
-        self._check_local_enabled()
+        self.check_local_enabled()
         if not self.cluster.ml("allow_registering_model_via_local_file"):
             raise IllegalArgument(
                 "To upload custom model from local file, user needs to enable "
@@ -392,7 +388,7 @@ class Models:
         content_hash = opt_str(body, "model_content_hash_value")
         if not content_hash:
             raise IllegalArgument("model content hash value is null")
-        if re.fullmatch(r"[0-9a-fA-F]{64}", content_hash):
+        if is_sha256(content_hash.lower()):
             content_hash = content_hash.lower()
         total_chunks = body.get("total_chunks")
         if isinstance(total_chunks, bool) or not isinstance(total_chunks, int) or not 0 < total_chunks <= 410:
@@ -472,7 +468,7 @@ class Models:
                         shutil.copyfileobj(part, out)
 
         await run_in_thread(concat)
-        digest = await run_in_thread(_sha256_file, zip_path)
+        digest = await run_in_thread(sha256_file, zip_path)
         if digest != model.model_content_hash_value:
             shutil.rmtree(folder, ignore_errors=True)
             raise BadRequest(
@@ -536,16 +532,8 @@ class Models:
             tombstone = self.docs.delete(MODEL_INDEX, model_id)
         assert tombstone is not None
         sha = model.model_content_hash_value
-        stored = sha is not None and re.fullmatch(r"[0-9a-f]{64}", sha)  # _register_meta takes any hash
-        if stored and not any(d.source.get("model_content_hash_value") == sha for d in self.docs.all(MODEL_INDEX)):
+        stored = sha is not None and is_sha256(sha)  # _register_meta takes any hash
+        if stored and not self.docs.ids_where(MODEL_INDEX, "model_content_hash_value", sha, limit=1):
             self.store.remove(sha)
         shutil.rmtree(self.uploads / model_id, ignore_errors=True)
         return write_response(tombstone, "deleted")
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):  # streamed: an upload can be up to 4 GB
-            digest.update(chunk)
-    return digest.hexdigest()

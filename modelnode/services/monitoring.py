@@ -128,15 +128,15 @@ class Monitoring:
         return {"nodes": {self.node_id: node}}
 
     def stats(self, node_id: str | None, stat: str | None) -> dict[str, Any]:
-        models = self.docs.all(MODEL_INDEX)
+        model_count = self.docs.count(MODEL_INDEX)
         cluster = {
-            "ml_model_index_status": "green" if models else "non-existent",
+            "ml_model_index_status": "green" if model_count else "non-existent",
             "ml_connector_index_status": "non-existent",
             "ml_config_index_status": "non-existent",
-            "ml_task_index_status": "green" if self.docs.all(TASK_INDEX) else "non-existent",
+            "ml_task_index_status": "green" if self.docs.count(TASK_INDEX) else "non-existent",
             "ml_controller_index_status": "non-existent",
-            "ml_model_group_index_status": "green" if self.docs.all(GROUP_INDEX) else "non-existent",
-            "ml_model_count": len(models),
+            "ml_model_group_index_status": "green" if self.docs.count(GROUP_INDEX) else "non-existent",
+            "ml_model_count": model_count,
             "ml_connector_count": 0,
         }
         d = self.deployments

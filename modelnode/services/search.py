@@ -18,19 +18,11 @@ from modelnode.search import pipelines as search_pipelines
 from modelnode.search import query as query_module
 from modelnode.search import rewrite
 from modelnode.search.encoder import Encoder
+from modelnode.services.common import int_param
 from modelnode.services.indices import Indices, LiveIndex
 from modelnode.services.pipelines import Pipelines
 
 COUNT_KEYS = frozenset({"query"})
-
-
-def _int_param(value: str | None, name: str) -> int | None:
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise IllegalArgument(f"Failed to parse int parameter [{name}] with value [{value}]") from None
 
 
 class Search:
@@ -59,8 +51,8 @@ class Search:
 
     def _body(self, live: LiveIndex, body: dict[str, Any] | None, params: Mapping[str, str]) -> dict[str, Any]:
         out = dict(body or {})
-        size = _int_param(params.get("size"), "size")
-        from_ = _int_param(params.get("from"), "from")
+        size = int_param(params.get("size"), "size")
+        from_ = int_param(params.get("from"), "from")
         if size is not None:
             out["size"] = size
         if from_ is not None:
@@ -86,7 +78,7 @@ class Search:
                 out["_source"] = spec
         tth = params.get("track_total_hits")
         if tth is not None:
-            out["track_total_hits"] = tth == "true" if tth in ("true", "false") else _int_param(tth, "track_total_hits")
+            out["track_total_hits"] = tth == "true" if tth in ("true", "false") else int_param(tth, "track_total_hits")
         sort = params.get("sort")
         if sort is not None:
             out["sort"] = [

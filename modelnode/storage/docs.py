@@ -37,6 +37,16 @@ class DocStore:
         rows = self.db.read("SELECT id, seq_no, version, source FROM docs WHERE idx = ? ORDER BY seq_no", (index,))
         return [Doc(index, i, json.loads(s), q, v) for i, q, v, s in rows]
 
+    def count(self, index: str) -> int:
+        return int(self.db.read("SELECT COUNT(*) FROM docs WHERE idx = ?", (index,))[0][0])
+
+    def ids_where(self, index: str, field: str, value: Any, *, limit: int | None = None) -> list[str]:
+        """Ids of the docs whose top-level ``field`` equals ``value``, in index order; answered by
+        SQLite so that lookups (a group by name, models of a group) do not decode a whole table."""
+        sql = "SELECT id FROM docs WHERE idx = ? AND json_extract(source, ?) = ? ORDER BY seq_no"
+        rows = self.db.read(sql + (f" LIMIT {int(limit)}" if limit else ""), (index, f'$."{field}"', value))
+        return [r[0] for r in rows]
+
     def put(self, index: str, doc_id: str, source: dict[str, Any]) -> Doc:
         """Create or replace; returns the stored doc with its new seq_no and version."""
         with self.db.transaction() as c:

@@ -3,6 +3,7 @@ writes, and ``None`` fields are omitted, so ``to_source()`` is the wire ``_sourc
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, fields
 from typing import Any, Self
 
@@ -17,8 +18,13 @@ class _Record:
 
     @classmethod
     def from_source(cls, source: dict[str, Any]) -> Self:
-        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        names = _field_names(cls)
         return cls(**{k: v for k, v in source.items() if k in names})
+
+
+@functools.cache
+def _field_names(cls: type) -> frozenset[str]:
+    return frozenset(f.name for f in fields(cls))
 
 
 @dataclass
