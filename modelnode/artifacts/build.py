@@ -18,7 +18,6 @@ torch and sentence-transformers are imported inside functions: importing this mo
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import logging
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from modelnode import catalog, errors
+from modelnode.artifacts._fs import sha256_file
 from modelnode.artifacts.repository import artifact_stem
 
 log = logging.getLogger(__name__)
@@ -310,14 +310,6 @@ def _deterministic_zip(zip_path: Path, entries: Iterable[tuple[str, Path | bytes
     os.replace(tmp, zip_path)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _write_config(
     zip_path: Path,
     config_path: Path,
@@ -326,8 +318,9 @@ def _write_config(
     fmt: str,
     description: str | None,
     model_config: dict[str, Any],
+    function_name: str = "TEXT_EMBEDDING",
 ) -> BuiltArtifact:
-    sha, size = _sha256(zip_path), zip_path.stat().st_size
+    sha, size = sha256_file(zip_path), zip_path.stat().st_size
     if description is None:
         description = (
             "This is a sentence-transformers model: It maps sentences & paragraphs to a "
@@ -339,13 +332,19 @@ def _write_config(
         "version": version,
         "description": description,
         "model_format": fmt,
-        "function_name": "TEXT_EMBEDDING",
+        "function_name": function_name,
         "model_content_size_in_bytes": size,
         "model_content_hash_value": sha,
         "model_config": model_config,
     }
-    config_path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    _dump_config(config_path, config)
     return BuiltArtifact(zip_path, config_path, sha, size, name, version, fmt)
+
+
+def _dump_config(path: Path, config: dict[str, Any]) -> None:
+    """Write config.json as every builder does: indent 2, non-ASCII kept, trailing newline; the
+    caller's key order is kept."""
+    path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 # --- a whole repository -----------------------------------------------------------------------------
@@ -427,12 +426,12 @@ def _build_versions(
             continue
         first = results[0]
         target.mkdir(parents=True, exist_ok=True)
-        zip_path = target / f"{entry.artifact_stem(version, fmt)}.zip"
+        zip_path = target / f"{artifact_stem(entry.name, version, fmt)}.zip"
         shutil.copyfile(first.zip_path, zip_path)
         config = json.loads(first.config_path.read_text(encoding="utf-8"))
         config["version"] = version
         config_path = target / "config.json"
-        config_path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        _dump_config(config_path, config)
         results.append(BuiltArtifact(zip_path, config_path, first.sha256, first.size, entry.name, version, fmt))
     return results
 

@@ -131,12 +131,9 @@ def build_cross_encoder(
         model_config = _write_onnx_zip(source, zip_path, model_file_stem=stem)
     if description is None:
         description = f"A cross-encoder ({model_config['model_type']}) scoring how relevant a text is to a query."
-    built = _write_config(zip_path, out / "config.json", name, version, fmt, description, model_config)
-    # _write_config writes TEXT_EMBEDDING's function name; the hash is of the zip, so this keeps it valid.
-    config = json.loads(built.config_path.read_text(encoding="utf-8"))
-    config["function_name"] = FUNCTION_NAME
-    built.config_path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return built
+    return _write_config(
+        zip_path, out / "config.json", name, version, fmt, description, model_config, function_name=FUNCTION_NAME
+    )
 
 
 # --- Hugging Face folder: trace / export --------------------------------------------------------

@@ -39,12 +39,13 @@ from pathlib import Path
 from typing import Any
 
 from modelnode import catalog, errors
+from modelnode.artifacts._fs import sha256_file
 from modelnode.artifacts.build import (
     BuiltArtifact,
     WeightSource,
     _deterministic_zip,
+    _dump_config,
     _on_fresh_thread,
-    _sha256,
 )
 from modelnode.artifacts.repository import artifact_stem
 
@@ -374,8 +375,8 @@ def _write_config(
         "model_format": MODEL_FORMAT,
         "function_name": FUNCTION_NAME,
         "model_content_size_in_bytes": size,
-        "model_content_hash_value": _sha256(zip_path),
+        "model_content_hash_value": sha256_file(zip_path),
         "model_config": model_config,
     }
-    config_path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    _dump_config(config_path, config)
     return BuiltArtifact(zip_path, config_path, config["model_content_hash_value"], size, name, version, MODEL_FORMAT)

@@ -32,13 +32,14 @@ from pathlib import Path
 from typing import Any
 
 from modelnode import catalog, errors
+from modelnode.artifacts._fs import sha256_file
 from modelnode.artifacts.build import (
     FORMATS,
     BuiltArtifact,
     WeightSource,
     _deterministic_zip,
+    _dump_config,
     _on_fresh_thread,
-    _sha256,
 )
 from modelnode.artifacts.repository import artifact_stem
 
@@ -296,7 +297,7 @@ def _read_tokenizer_files(src: Path) -> dict[str, bytes]:
 def _write_config(
     zip_path: Path, config_path: Path, name: str, version: str, fmt: str, function_name: str, description: str | None
 ) -> BuiltArtifact:
-    sha, size = _sha256(zip_path), zip_path.stat().st_size
+    sha, size = sha256_file(zip_path), zip_path.stat().st_size
     if not description:
         description = _ENCODING_DESCRIPTION if function_name == "SPARSE_ENCODING" else _TOKENIZE_DESCRIPTION
     config = {  # opensearch-py-ml's key order
@@ -308,7 +309,7 @@ def _write_config(
         "model_content_hash_value": sha,
         "description": description,
     }
-    config_path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    _dump_config(config_path, config)
     return BuiltArtifact(zip_path, config_path, sha, size, name, version, fmt)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlparse
 
+from modelnode import catalog
 from modelnode.artifacts.download import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, Progress, download, read_bytes
 from modelnode.catalog import ModelFormat
 from modelnode.errors import ArtifactError
@@ -28,11 +29,10 @@ def artifact_stem(name: str, version: str, model_format: ModelFormat | str) -> s
     ``PretrainedModel.artifact_stem``, without needing a catalog entry): the name without its first
     segment, slashes as underscores, then ``-{version}-{format_lower}``. A name without a slash
     is used whole."""
-    fmt = _format(model_format).value.lower()
+    fmt = _format(model_format)
     _check_name(name)
     _check_version(version)
-    short = name.split("/", 1)[1] if "/" in name else name
-    return f"{short.replace('/', '_')}-{version}-{fmt}"
+    return catalog.artifact_stem(name, version, fmt.value)
 
 
 class ModelRepository:

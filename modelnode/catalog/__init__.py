@@ -73,9 +73,16 @@ class PretrainedModel:
         """The zip's file name without ``.zip``, as ML Commons' ModelHelper builds it:
         the name without its first segment, slashes as underscores, then version and format.
         """
-        fmt = model_format.lower()
-        short = self.name.split("/", 1)[1].replace("/", "_")
-        return f"{short}-{version}-{fmt}"
+        return artifact_stem(self.name, version, model_format)
+
+
+def artifact_stem(name: str, version: str, model_format: str) -> str:
+    """The zip's file name without ``.zip``, as ML Commons' ModelHelper builds it: the name
+    without its first segment, slashes as underscores, then ``-{version}-{format_lower}``. A name
+    without a slash is used whole. No validation: ``artifacts.repository.artifact_stem`` checks
+    the name and version for the repository layout first."""
+    short = name.split("/", 1)[1] if "/" in name else name
+    return f"{short.replace('/', '_')}-{version}-{model_format.lower()}"
 
 
 def _st(

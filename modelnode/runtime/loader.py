@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelnode import errors
 from modelnode.runtime.api import ModelSpec, PredictInput, TextDocsInput
@@ -15,9 +15,13 @@ from modelnode.runtime.batcher import BatchConfig, Batcher
 from modelnode.runtime.kinds import Kind
 from modelnode.runtime.kinds.highlighter import question_answering_factory
 from modelnode.runtime.kinds.sparse import sparse_encoding_factory, sparse_tokenize_factory
+from modelnode.runtime.kinds.text_embedding import text_embedding_factory
 from modelnode.runtime.kinds.text_similarity import text_similarity_factory
 from modelnode.runtime.tensors import ModelTensors
 from modelnode.runtime.tokenize import HashTokenizer, HFTokenizer
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer as RawTokenizer
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +58,7 @@ class LoadContext:
     spec: ModelSpec
     model_format: str
     _backend: Backend | None = None
+    _hf_tokenizer: RawTokenizer | None = field(default=None, repr=False)
 
     @property
     def model_config(self) -> Mapping[str, Any]:
@@ -64,13 +69,24 @@ class LoadContext:
         return self.spec.backend == "fake"
 
     def tokenizer(self) -> HFTokenizer | HashTokenizer:
-        path = Path(self.spec.artifact_dir) / "tokenizer.json"
         max_length = self.spec.model_config.get("model_max_length")
-        if path.is_file():
-            return HFTokenizer(path, model_max_length=max_length)
-        if self.fake:
+        if self.fake and self.file("tokenizer.json") is None:
             return HashTokenizer(max_length=max_length)
-        raise errors.ModelLoadError(f"the artifact has no tokenizer.json (looked in {self.spec.artifact_dir})")
+        return HFTokenizer(self.hf_tokenizer(), model_max_length=max_length)
+
+    def hf_tokenizer(self) -> RawTokenizer:
+        """The artifact's tokenizer.json as a raw ``tokenizers.Tokenizer``, parsed once per load.
+
+        Shared: ``tokenizer()`` hands this object to ``HFTokenizer``, which resets its padding and
+        truncation (not its vocabulary or decoding); a kind needing other settings takes a copy."""
+        if self._hf_tokenizer is None:
+            path = self.file("tokenizer.json")
+            if path is None:
+                raise errors.ModelLoadError(f"the artifact has no tokenizer.json (looked in {self.spec.artifact_dir})")
+            from tokenizers import Tokenizer as _HF
+
+            self._hf_tokenizer = _HF.from_file(str(path))
+        return self._hf_tokenizer
 
     def file(self, name: str) -> Path | None:
         path = Path(self.spec.artifact_dir) / name
@@ -90,22 +106,8 @@ class LoadContext:
 KindFactory = Callable[[LoadContext], tuple[Kind[Any], PredictInput]]
 
 
-def _text_embedding(ctx: LoadContext) -> tuple[Kind[Any], PredictInput]:
-    from modelnode.runtime.backends.fake import FakeBackend
-    from modelnode.runtime.kinds.text_embedding import TextEmbedding
-
-    framework = str(ctx.model_config.get("framework_type") or "SENTENCE_TRANSFORMERS").upper()
-    st_dict = ctx.model_format == "TORCH_SCRIPT" and framework != "HUGGINGFACE_TRANSFORMERS"
-    tokenizer = ctx.tokenizer()
-    backend = ctx.backend(lambda: FakeBackend(ctx.model_config, sentence_transformers_dict=st_dict))
-    kind = TextEmbedding(tokenizer, backend, model_format=ctx.model_format, model_config=ctx.model_config)
-    max_length = ctx.model_config.get("model_max_length")
-    # ML Commons warms up with a full-length input when it knows the length.
-    return kind, TextDocsInput(("sentence " * int(max_length) if max_length else "warm up sentence",))
-
-
 KINDS: dict[str, KindFactory] = {
-    "TEXT_EMBEDDING": _text_embedding,
+    "TEXT_EMBEDDING": text_embedding_factory,
     "SPARSE_ENCODING": sparse_encoding_factory,
     "SPARSE_TOKENIZE": sparse_tokenize_factory,
     "TEXT_SIMILARITY": text_similarity_factory,

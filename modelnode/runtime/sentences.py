@@ -92,15 +92,18 @@ def word_spans(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in _WORD.finditer(text)]
 
 
-def word_sentence_ids(text: str, sentences: Sequence[Sentence]) -> list[int]:
-    """For each word of ``word_spans(text)``, the position of the sentence it lies in.
+def word_sentence_ids(
+    text: str, sentences: Sequence[Sentence], spans: Sequence[tuple[int, int]] | None = None
+) -> list[int]:
+    """For each word of ``word_spans(text)``, the position of the sentence it lies in
+    (``spans``: ``word_spans(text)`` when the caller has it already).
 
     ML Commons assigns a word to the (last) sentence whose ``[start, end]`` contains it, 0 if none;
     it places words by adding ``len(word) + 1`` per word, which drifts as soon as words are separated
     by more than one space or start after leading whitespace. We use the words' real offsets."""
     starts = [s.start for s in sentences]
     ids = []
-    for ws, we in word_spans(text):
+    for ws, we in word_spans(text) if spans is None else spans:
         i = bisect.bisect_right(starts, ws) - 1
         # Sentences never overlap, so the last one starting at or before the word is the only candidate.
         ids.append(sentences[i].position if i >= 0 and we <= sentences[i].end else 0)

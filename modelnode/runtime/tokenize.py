@@ -9,13 +9,17 @@ else ``model_config.model_max_length``, else 512.
 
 from __future__ import annotations
 
+import os
 import re
 import zlib
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from tokenizers import Encoding
+    from tokenizers import Tokenizer as RawTokenizer
 
 DEFAULT_MAX_LENGTH = 512
 # Tried in order when tokenizer.json has no padding block to take the pad token from.
@@ -32,12 +36,18 @@ class Tokenizer(Protocol):
 
 
 class HFTokenizer:
-    """A Hugging Face ``tokenizers`` tokenizer loaded from ``tokenizer.json``."""
+    """A Hugging Face ``tokenizers`` tokenizer loaded from ``tokenizer.json``.
 
-    def __init__(self, path: Path, *, model_max_length: int | None = None) -> None:
-        from tokenizers import Tokenizer as _HF
+    ``source``: the file's path, or a ``tokenizers.Tokenizer`` already loaded from it, which this
+    takes over (its padding and truncation are reset here)."""
 
-        tok = _HF.from_file(str(path))
+    def __init__(self, source: str | os.PathLike[str] | RawTokenizer, *, model_max_length: int | None = None) -> None:
+        if isinstance(source, (str, os.PathLike)):
+            from tokenizers import Tokenizer as _HF
+
+            tok = _HF.from_file(str(source))
+        else:
+            tok = source
         truncation = tok.truncation
         if truncation is None:
             tok.enable_truncation(model_max_length or DEFAULT_MAX_LENGTH)
@@ -58,19 +68,13 @@ class HFTokenizer:
         self._tok = tok
 
     def __call__(self, texts: Sequence[str]) -> Features:
-        encodings = self._tok.encode_batch(list(texts), add_special_tokens=True)
-        return _features(
-            [e.ids for e in encodings], [e.attention_mask for e in encodings], [e.type_ids for e in encodings]
-        )
+        return _from_encodings(self._tok.encode_batch(list(texts), add_special_tokens=True))
 
     def encode_pairs(self, pairs: Sequence[tuple[str, str]]) -> Features:
         """Pair-encode ``(first, second)`` texts (cross-encoders): the template's pair form (bert:
         ``[CLS] a [SEP] b [SEP]``, type ids 0 then 1), truncated as the file says (strategy included:
         ``LongestFirst`` trims the longer text token by token), padded like ``__call__``."""
-        encodings = self._tok.encode_batch([(a, b) for a, b in pairs], add_special_tokens=True)
-        return _features(
-            [e.ids for e in encodings], [e.attention_mask for e in encodings], [e.type_ids for e in encodings]
-        )
+        return _from_encodings(self._tok.encode_batch([(a, b) for a, b in pairs], add_special_tokens=True))
 
 
 class HashTokenizer:
@@ -87,12 +91,8 @@ class HashTokenizer:
         rows = []
         for text in texts:
             words = self._WORDS.findall(text.lower())[: self.max_length - 2]
-            ids = [self.FIRST_ID + zlib.crc32(w.encode()) % self.VOCAB for w in words]
-            rows.append([self.CLS, *ids, self.SEP])
-        longest = max((len(r) for r in rows), default=0)
-        ids = [r + [0] * (longest - len(r)) for r in rows]
-        mask = [[1] * len(r) + [0] * (longest - len(r)) for r in rows]
-        return _features(ids, mask, [[0] * longest for _ in rows])
+            rows.append([self.CLS, *self._word_ids(words), self.SEP])
+        return _right_padded(rows, [[0] * len(r) for r in rows])
 
     def encode_pairs(self, pairs: Sequence[tuple[str, str]]) -> Features:
         """``[CLS] a [SEP] b [SEP]`` with type ids 0 then 1; the longer text loses words first."""
@@ -101,13 +101,26 @@ class HashTokenizer:
             a, b = (self._WORDS.findall(t.lower()) for t in (first, second))
             while len(a) + len(b) > self.max_length - 3 and (a or b):
                 (a if len(a) > len(b) else b).pop()
-            ids_a, ids_b = ([self.FIRST_ID + zlib.crc32(w.encode()) % self.VOCAB for w in ws] for ws in (a, b))
+            ids_a, ids_b = self._word_ids(a), self._word_ids(b)
             rows.append([self.CLS, *ids_a, self.SEP, *ids_b, self.SEP])
             types.append([0] * (len(ids_a) + 2) + [1] * (len(ids_b) + 1))
-        longest = max((len(r) for r in rows), default=0)
-        ids = [r + [0] * (longest - len(r)) for r in rows]
-        mask = [[1] * len(r) + [0] * (longest - len(r)) for r in rows]
-        return _features(ids, mask, [t + [0] * (longest - len(t)) for t in types])
+        return _right_padded(rows, types)
+
+    def _word_ids(self, words: Sequence[str]) -> list[int]:
+        """Each word's stable id (crc32 into the hashed vocabulary)."""
+        return [self.FIRST_ID + zlib.crc32(w.encode()) % self.VOCAB for w in words]
+
+
+def _right_padded(rows: list[list[int]], types: list[list[int]]) -> Features:
+    """Rows (and their type ids) padded with 0 on the right to the longest row; mask 1 on real tokens."""
+    longest = max((len(r) for r in rows), default=0)
+    ids = [r + [0] * (longest - len(r)) for r in rows]
+    mask = [[1] * len(r) + [0] * (longest - len(r)) for r in rows]
+    return _features(ids, mask, [t + [0] * (longest - len(t)) for t in types])
+
+
+def _from_encodings(encodings: list[Encoding]) -> Features:
+    return _features([e.ids for e in encodings], [e.attention_mask for e in encodings], [e.type_ids for e in encodings])
 
 
 def _features(ids: list[list[int]], mask: list[list[int]], type_ids: list[list[int]]) -> Features:

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from modelnode.runtime import pooling
 from modelnode.runtime.backends.fake import token_vectors
 
 DIM = 16
@@ -38,17 +39,11 @@ class FakeSimilarityBackend:
             first = (vectors[..., 0] * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1)  # (batch,)
             return {"logits": (SCALE * first)[:, None].astype(np.float32)}
         second = (feed["token_type_ids"] == 1) * mask  # (batch, seq)
-        query = _masked_mean(vectors, mask - second)  # (batch, DIM)
-        doc = _masked_mean(vectors, second)  # (batch, DIM)
+        query = pooling.mean(vectors, mask - second)  # (batch, DIM): the mean over the first segment
+        doc = pooling.mean(vectors, second)  # (batch, DIM)
         norms = np.linalg.norm(query, axis=1) * np.linalg.norm(doc, axis=1)
         cosine = (query * doc).sum(axis=1) / np.maximum(norms, 1e-12)  # (batch,)
         return {"logits": (SCALE * cosine)[:, None].astype(np.float32)}
 
     def close(self) -> None:
         pass
-
-
-def _masked_mean(vectors: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """``(batch, seq, dim)`` averaged over the positions where ``weights`` (batch, seq) is 1."""
-    total = (vectors * weights[..., None]).sum(axis=1)  # (batch, dim)
-    return total / np.maximum(weights.sum(axis=1, keepdims=True), 1)

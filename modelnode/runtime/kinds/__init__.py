@@ -7,9 +7,10 @@ request joins a shared batch, so a bad request is refused alone instead of faili
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-from typing import Generic, Protocol, TypeVar
+from collections.abc import Hashable, Mapping
+from typing import Any, Generic, Protocol, TypeVar
 
+from modelnode.runtime.api import TextDocsInput
 from modelnode.runtime.tensors import ModelTensors
 
 In = TypeVar("In", contravariant=True)
@@ -33,3 +34,10 @@ class Kind(Protocol, Generic[In]):
         ...
 
     def close(self) -> None: ...
+
+
+def warmup_docs(model_config: Mapping[str, Any]) -> TextDocsInput:
+    """The warm-up input of a text-docs kind: ML Commons warms up with a full-length input when it
+    knows the length (``model_max_length``)."""
+    max_length = model_config.get("model_max_length")
+    return TextDocsInput(("sentence " * int(max_length) if max_length else "warm up sentence",))

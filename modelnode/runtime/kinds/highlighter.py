@@ -35,7 +35,6 @@ import logging
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -44,6 +43,7 @@ from modelnode import errors
 from modelnode.runtime import sentences as seg
 from modelnode.runtime.api import QuestionAnsweringInput
 from modelnode.runtime.backends import Backend
+from modelnode.runtime.kinds._batching import length_chunks
 from modelnode.runtime.tensors import ModelTensor, ModelTensors
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ def context_chunks(tokenizer: Tokenizer, question: str, context: str, sentences:
         raise errors.IllegalArgument(f"The question and context cannot be tokenized for this model: {exc}") from exc
     spans = seg.word_spans(context)
     word_starts = [s for s, _ in spans]
-    word_sentence = seg.word_sentence_ids(context, sentences)
+    word_sentence = seg.word_sentence_ids(context, sentences, spans)
     chunks = []
     for enc in (encoding, *encoding.overflowing):
         ids = _sentence_ids(enc, word_starts, spans, word_sentence)
@@ -276,13 +276,9 @@ class SentenceHighlighter:
 
     def _groups(self, rows: Sequence[Chunk]) -> Iterator[list[int]]:
         """Row indices in runs of similar length (longest first) within the chunk and token budgets."""
-        order = sorted(range(len(rows)), key=lambda i: -len(rows[i].input_ids))
-        start = 0
-        while start < len(order):
-            longest = max(len(rows[order[start]].input_ids), 1)
-            size = max(1, min(self.max_batch_chunks, self.max_batch_tokens // longest))
-            yield order[start : start + size]
-            start += size
+        lengths = np.array([len(r.input_ids) for r in rows], dtype=np.int64)
+        for group in length_chunks(lengths, self.max_batch_chunks, self.max_batch_tokens):
+            yield group.tolist()
 
     def close(self) -> None:
         self.backend.close()
@@ -369,13 +365,12 @@ def question_answering_factory(ctx: LoadContext) -> tuple[SentenceHighlighter, Q
     model_type = ctx.model_config.get("model_type")
     if not isinstance(model_type, str) or model_type.lower() != MODEL_TYPE:
         raise errors.IllegalArgument(ONLY_HIGHLIGHTER)
-    path = ctx.file("tokenizer.json")
-    if path is None:
-        raise errors.ModelLoadError(f"the artifact has no tokenizer.json (looked in {Path(ctx.spec.artifact_dir)})")
-    from tokenizers import Tokenizer as _HF
-
+    if ctx.file("tokenizer.json") is None:
+        ctx.hf_tokenizer()  # raises the missing-tokenizer ModelLoadError, ahead of any config error
     max_length, stride = chunk_settings(ctx.model_config, _artifact_config(ctx))
-    tokenizer = _HF.from_file(str(path))
+    # SentenceHighlighter resets padding and truncation of the tokenizer it gets; nothing else in
+    # this load uses the context's tokenizer, so it may take it over instead of parsing a copy.
+    tokenizer = ctx.hf_tokenizer()
     backend = ctx.backend(FakeHighlighterBackend)
     kind = SentenceHighlighter(tokenizer, backend, max_length=max_length, stride=stride)
     kind.probe_batching(WARMUP)

@@ -20,7 +20,7 @@ Map order is ascending token id (ML Commons' is a Java HashMap's, i.e. unspecifi
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,11 +29,14 @@ import numpy as np
 from modelnode import errors
 from modelnode.runtime.api import PredictInput, TextDocsInput
 from modelnode.runtime.backends import Backend
-from modelnode.runtime.kinds import Kind
+from modelnode.runtime.kinds import Kind, warmup_docs
+from modelnode.runtime.kinds._batching import length_chunks, split_per_input, text_docs_cost, trim_feed
 from modelnode.runtime.tensors import ModelTensor, ModelTensors
 from modelnode.runtime.tokenize import HashTokenizer, Tokenizer
 
 if TYPE_CHECKING:  # loader imports this module
+    from tokenizers import Tokenizer as RawTokenizer
+
     from modelnode.runtime.loader import LoadContext
 
 FORMATS = {"WORD": "WORD", "LEXICAL": "WORD", "TOKEN_ID": "TOKEN_ID"}  # LEXICAL: the docs' name for WORD
@@ -61,7 +64,11 @@ class Vocabulary:
     def from_tokenizer_json(cls, path: Path) -> Vocabulary:
         from tokenizers import Tokenizer as _HF
 
-        tok = _HF.from_file(str(path))
+        return cls.from_tokenizer(_HF.from_file(str(path)))
+
+    @classmethod
+    def from_tokenizer(cls, tok: RawTokenizer) -> Vocabulary:
+        """From a loaded ``tokenizers.Tokenizer`` (only read: decoding ignores padding and truncation)."""
         size = tok.get_vocab_size(with_added_tokens=True)
         words = tok.decode_batch([[i] for i in range(size)], skip_special_tokens=True)
         special = [i for i, added in tok.get_added_tokens_decoder().items() if added.special]
@@ -109,31 +116,6 @@ def _validate(inp: TextDocsInput) -> None:
     normalize_format(inp.sparse_embedding_format)
 
 
-def _cost(tokenizer: Tokenizer, inp: TextDocsInput) -> int:
-    # ~4 characters per token for WordPiece English, plus the special tokens.
-    return sum(min(tokenizer.max_length, len(doc) // 4 + 2) for doc in inp.text_docs)
-
-
-def _split(inputs: list[TextDocsInput], docs: list[Any]) -> list[list[Any]]:
-    results, start = [], 0
-    for inp in inputs:
-        results.append(docs[start : start + len(inp.text_docs)])
-        start += len(inp.text_docs)
-    return results
-
-
-def _length_chunks(lengths: np.ndarray, max_docs: int, max_tokens: int) -> Iterator[np.ndarray]:
-    """Indices in batches of similar length (longest first), each at most ``max_docs`` docs and
-    ``max_tokens`` padded tokens (but at least one doc)."""
-    order = np.argsort(-lengths, kind="stable")
-    start = 0
-    while start < len(order):
-        longest = max(int(lengths[order[start]]), 1)
-        size = max(1, min(max_docs, max_tokens // longest))
-        yield order[start : start + size]
-        start += size
-
-
 # --- SPARSE_ENCODING -----------------------------------------------------------------------------
 
 
@@ -159,7 +141,7 @@ class SparseEncoding:
         _validate(inp)
 
     def cost(self, inp: TextDocsInput) -> int:
-        return _cost(self.tokenizer, inp)
+        return text_docs_cost(self.tokenizer.max_length, inp.text_docs)
 
     def batch_key(self, inp: TextDocsInput) -> None:
         return None  # the format only changes post-processing: every request can share a batch
@@ -168,7 +150,7 @@ class SparseEncoding:
         texts = [text for inp in inputs for text in inp.text_docs]
         weights = self.weights(texts)
         results = []
-        for inp, docs in zip(inputs, _split(inputs, weights), strict=True):
+        for inp, docs in zip(inputs, split_per_input((len(inp.text_docs) for inp in inputs), weights), strict=True):
             fmt = normalize_format(inp.sparse_embedding_format)
             results.append(
                 [
@@ -186,10 +168,8 @@ class SparseEncoding:
         features = self.tokenizer(texts)  # each (n, seq), right-padded to the longest text
         lengths = features["attention_mask"].sum(axis=1)  # (n,)
         out: list[list[tuple[str, np.ndarray]] | None] = [None] * len(texts)
-        for chunk in _length_chunks(lengths, self.max_batch_docs, self.max_batch_tokens):
-            seq = int(lengths[chunk].max())
-            # Right padding: cutting columns to this chunk's longest text drops only padding.
-            feed = {name: np.ascontiguousarray(arr[chunk, :seq]) for name, arr in features.items()}
+        for chunk in length_chunks(lengths, self.max_batch_docs, self.max_batch_tokens):
+            feed = trim_feed(features, chunk, lengths)
             outputs = self.backend.run(feed)
             if not outputs:
                 raise errors.ModelLoadError("the sparse model returned no output tensor")
@@ -230,7 +210,7 @@ class SparseTokenize:
         _validate(inp)
 
     def cost(self, inp: TextDocsInput) -> int:
-        return _cost(self.tokenizer, inp)
+        return text_docs_cost(self.tokenizer.max_length, inp.text_docs)
 
     def batch_key(self, inp: TextDocsInput) -> None:
         return None
@@ -270,19 +250,12 @@ class SparseTokenize:
 
 
 def _vocabulary(ctx: LoadContext) -> Vocabulary:
-    path = ctx.file("tokenizer.json")
-    if path is None:
+    if ctx.file("tokenizer.json") is None:
         return Vocabulary.hashed()  # ctx.tokenizer() has already refused this unless the backend is fake
     try:
-        return Vocabulary.from_tokenizer_json(path)
+        return Vocabulary.from_tokenizer(ctx.hf_tokenizer())
     except Exception as exc:
         raise errors.ModelLoadError(f"cannot read the artifact's tokenizer.json: {exc}") from exc
-
-
-def _warmup(ctx: LoadContext) -> TextDocsInput:
-    max_length = ctx.model_config.get("model_max_length")
-    # ML Commons warms up with a full-length input when it knows the length.
-    return TextDocsInput(("sentence " * int(max_length) if max_length else "warm up sentence",))
 
 
 def load_idf(path: Path | None) -> dict[str, float] | None:
@@ -306,11 +279,11 @@ def sparse_encoding_factory(ctx: LoadContext) -> tuple[Kind[Any], PredictInput]:
     tokenizer = ctx.tokenizer()
     vocab = _vocabulary(ctx)
     backend = ctx.backend(lambda: FakeSparseBackend(vocab.size, vocab.special_ids))
-    return SparseEncoding(tokenizer, backend, vocab), _warmup(ctx)
+    return SparseEncoding(tokenizer, backend, vocab), warmup_docs(ctx.model_config)
 
 
 def sparse_tokenize_factory(ctx: LoadContext) -> tuple[Kind[Any], PredictInput]:
     """No network: never looks for a model file."""
     tokenizer = ctx.tokenizer()
     kind = SparseTokenize(tokenizer, _vocabulary(ctx), load_idf(ctx.file("idf.json")))
-    return kind, _warmup(ctx)
+    return kind, warmup_docs(ctx.model_config)

@@ -10,8 +10,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,8 +19,13 @@ from modelnode import errors
 from modelnode.runtime import pooling
 from modelnode.runtime.api import TextDocsInput
 from modelnode.runtime.backends import Backend
+from modelnode.runtime.kinds import warmup_docs
+from modelnode.runtime.kinds._batching import length_chunks, split_per_input, text_docs_cost, trim_feed
 from modelnode.runtime.tensors import ModelTensor, ModelTensors
 from modelnode.runtime.tokenize import Features, Tokenizer
+
+if TYPE_CHECKING:  # loader imports this module
+    from modelnode.runtime.loader import LoadContext
 
 ASYMMETRIC_NEEDS_CONTENT_TYPE = (
     "The embedding model chosen is asymmetric. To use it, you must declare whether the input is of type "
@@ -33,6 +38,13 @@ SYMMETRIC_GOT_CONTENT_TYPE = (
 CONTENT_TYPES = ("QUERY", "PASSAGE")
 # Tensors with a sequence axis in a traced SentenceTransformer's output (besides any 3-D one).
 _TOKEN_LEVEL = frozenset({"input_ids", "attention_mask", "token_type_ids", "token_embeddings"})
+
+
+def model_pools(model_format: str, model_config: Mapping[str, Any]) -> bool:
+    """Whether the model pools itself: a traced SentenceTransformer (TorchScript, framework_type
+    not HUGGINGFACE_TRANSFORMERS) pools inside; everything else gives token embeddings to pool."""
+    framework = str(model_config.get("framework_type") or "SENTENCE_TRANSFORMERS").upper()
+    return model_format.upper() == "TORCH_SCRIPT" and framework != "HUGGINGFACE_TRANSFORMERS"
 
 
 def _flag(value: Any) -> bool:
@@ -54,9 +66,7 @@ class TextEmbedding:
     ) -> None:
         self.tokenizer = tokenizer
         self.backend = backend
-        framework = str(model_config.get("framework_type") or "SENTENCE_TRANSFORMERS").upper()
-        # A traced SentenceTransformer pools inside; everything else gives token embeddings to pool.
-        self.model_pools = model_format.upper() == "TORCH_SCRIPT" and framework != "HUGGINGFACE_TRANSFORMERS"
+        self.model_pools = model_pools(model_format, model_config)
         try:
             self.pooling_mode = pooling.normalize_mode(model_config.get("pooling_mode"))
         except ValueError as exc:
@@ -86,8 +96,7 @@ class TextEmbedding:
             raise errors.IllegalArgument(f"Invalid content_type [{inp.content_type}]; use `QUERY` or `PASSAGE`.")
 
     def cost(self, inp: TextDocsInput) -> int:
-        # ~4 characters per token for WordPiece/BPE English, plus the special tokens.
-        return sum(min(self.tokenizer.max_length, len(doc) // 4 + 2) for doc in inp.text_docs)
+        return text_docs_cost(self.tokenizer.max_length, inp.text_docs)
 
     def batch_key(self, inp: TextDocsInput) -> str | None:
         return inp.content_type.upper() if inp.content_type else None
@@ -96,12 +105,7 @@ class TextEmbedding:
 
     def run(self, inputs: list[TextDocsInput]) -> list[list[ModelTensors]]:
         texts = [text for inp in inputs for text in self._prefixed(inp)]
-        docs = self.embed(texts)
-        results, start = [], 0
-        for inp in inputs:
-            results.append(docs[start : start + len(inp.text_docs)])
-            start += len(inp.text_docs)
-        return results
+        return split_per_input((len(inp.text_docs) for inp in inputs), self.embed(texts))
 
     def _prefixed(self, inp: TextDocsInput) -> tuple[str, ...]:
         if inp.content_type is None:
@@ -116,25 +120,12 @@ class TextEmbedding:
         features = self.tokenizer(texts)  # each (n, seq), right-padded to the longest text
         lengths = features["attention_mask"].sum(axis=1)  # (n,)
         out: list[ModelTensors | None] = [None] * len(texts)
-        for chunk in self._chunks(lengths):
-            seq = int(lengths[chunk].max())
-            # Right padding: cutting columns to this chunk's longest text drops only padding.
-            feed = {name: np.ascontiguousarray(arr[chunk, :seq]) for name, arr in features.items()}
+        for chunk in length_chunks(lengths, self.max_batch_docs, self.max_batch_tokens):
+            feed = trim_feed(features, chunk, lengths)
             outputs = self.backend.run(feed)
             for i, tensors in zip(chunk, self._post(outputs, feed), strict=True):
                 out[i] = tensors
         return out  # type: ignore[return-value]  # every slot was filled
-
-    def _chunks(self, lengths: np.ndarray) -> Iterator[np.ndarray]:
-        """Indices in batches of similar length (longest first), each at most ``max_batch_docs``
-        docs and ``max_batch_tokens`` padded tokens (but at least one doc)."""
-        order = np.argsort(-lengths, kind="stable")
-        start = 0
-        while start < len(order):
-            longest = max(int(lengths[order[start]]), 1)
-            size = max(1, min(self.max_batch_docs, self.max_batch_tokens // longest))
-            yield order[start : start + size]
-            start += size
 
     def _post(self, outputs: dict[str, np.ndarray], feed: Features) -> list[ModelTensors]:
         mask = feed["attention_mask"]  # (batch, seq)
@@ -177,3 +168,16 @@ def _split_feature_dict(outputs: dict[str, np.ndarray], lengths: np.ndarray) -> 
             row = arr[i, : int(length)] if token_level else arr[i]
             docs[i].append(ModelTensor(name, row.astype(dtype)))  # astype copies: a doc never pins the batch
     return docs
+
+
+# --- factory (loader.KINDS) ----------------------------------------------------------------------
+
+
+def text_embedding_factory(ctx: LoadContext) -> tuple[TextEmbedding, TextDocsInput]:
+    from modelnode.runtime.backends.fake import FakeBackend
+
+    st_dict = model_pools(ctx.model_format, ctx.model_config)
+    tokenizer = ctx.tokenizer()
+    backend = ctx.backend(lambda: FakeBackend(ctx.model_config, sentence_transformers_dict=st_dict))
+    kind = TextEmbedding(tokenizer, backend, model_format=ctx.model_format, model_config=ctx.model_config)
+    return kind, warmup_docs(ctx.model_config)

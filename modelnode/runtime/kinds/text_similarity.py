@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import mmap
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -27,6 +27,7 @@ import numpy as np
 from modelnode import errors
 from modelnode.runtime.api import TextSimilarityInput
 from modelnode.runtime.backends import Backend
+from modelnode.runtime.kinds._batching import length_chunks, split_per_input, trim_feed
 from modelnode.runtime.tensors import ModelTensor, ModelTensors
 from modelnode.runtime.tokenize import Features
 
@@ -89,12 +90,10 @@ class TextSimilarity:
     def run(self, inputs: list[TextSimilarityInput]) -> list[list[ModelTensors]]:
         pairs = [(inp.query_text, doc) for inp in inputs for doc in inp.text_docs]
         scores = self.score(pairs)  # (n_pairs, labels)
-        results, start = [], 0
-        for inp in inputs:
-            n = len(inp.text_docs)
-            results.append([[ModelTensor(OUTPUT_NAME, row.copy())] for row in scores[start : start + n]])
-            start += n
-        return results
+        return [
+            [[ModelTensor(OUTPUT_NAME, row.copy())] for row in part]
+            for part in split_per_input((len(inp.text_docs) for inp in inputs), scores)
+        ]
 
     def score(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
         """pre -> core -> post for any number of pairs: ``(n, labels)`` float32 raw logits, in order
@@ -108,25 +107,12 @@ class TextSimilarity:
         lengths = features["attention_mask"].sum(axis=1)  # (n,)
         declared = set(self.backend.input_names)
         out: list[np.ndarray | None] = [None] * len(pairs)
-        for chunk in self._chunks(lengths):
-            seq = int(lengths[chunk].max())
-            # Right padding: cutting columns to this chunk's longest pair drops only padding.
-            feed = {n: np.ascontiguousarray(a[chunk, :seq]) for n, a in features.items() if n in declared}
+        for chunk in length_chunks(lengths, self.max_batch_docs, self.max_batch_tokens):
+            feed = trim_feed(features, chunk, lengths, declared)
             logits = _logits(self.backend.run(feed), len(chunk))  # (chunk, labels)
             for i, row in zip(chunk, logits, strict=True):
                 out[i] = row
         return np.stack(out).astype(np.float32, copy=False)  # type: ignore[arg-type]  # every slot was filled
-
-    def _chunks(self, lengths: np.ndarray) -> Iterator[np.ndarray]:
-        """Indices in batches of similar length (longest first), each at most ``max_batch_docs``
-        pairs and ``max_batch_tokens`` padded tokens (but at least one pair)."""
-        order = np.argsort(-lengths, kind="stable")
-        start = 0
-        while start < len(order):
-            longest = max(int(lengths[order[start]]), 1)
-            size = max(1, min(self.max_batch_docs, self.max_batch_tokens // longest))
-            yield order[start : start + size]
-            start += size
 
     def close(self) -> None:
         self.backend.close()
