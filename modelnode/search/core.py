@@ -128,16 +128,23 @@ class SearchIndex:
         n = len(self.docs)
         self.docs.append(doc)
         self.by_id[doc.id] = n
+        by_source_path: dict[str, list[Any]] = {}  # multi-fields share their parent's values
         for path, field_mapping in self.mapping.indexed_fields():
-            # a multi-field (title.keyword) reads its parent's value: "_source_path"
-            values = values_at(doc.source, field_mapping.get("_source_path", path))
-            if not values:
-                continue
             index = self.fields.get(path)
+            factory = None
             if index is None:
                 factory = FIELD_INDEXES.get(field_mapping["type"])
                 if factory is None:
                     continue  # a type with no search structure (e.g. object): _source only
+            # a multi-field (title.keyword) reads its parent's value: "_source_path"
+            source_path = field_mapping.get("_source_path", path)
+            values = by_source_path.get(source_path)
+            if values is None:
+                values = by_source_path[source_path] = values_at(doc.source, source_path)
+            if not values:
+                continue
+            if index is None:
+                assert factory is not None
                 index = self.fields[path] = factory(field_mapping, self.settings)
             index.add(n, values)
         return n

@@ -184,7 +184,8 @@ class Compiler:
                         hit = n > 0 and any(tokens[i : i + n] == q_tokens for i in range(len(tokens)))
                         score = 1.0 if hit else 0.0
                     else:
-                        found = sum(1 for t in q_tokens if t in set(tokens))
+                        token_set = set(tokens)
+                        found = sum(1 for t in q_tokens if t in token_set)
                         if operator.lower() == "and" and found < len(q_tokens):
                             found = 0
                         score = found / len(q_tokens) if q_tokens else 0.0
@@ -366,10 +367,11 @@ def search(
                 scored.sort(key=lambda x: x[0], reverse=desc)
                 continue
             path = fld[: -len(".keyword")] if fld.endswith(".keyword") else fld
-            present = [x for x in scored if _values(x[1].source, path)]
-            absent = [x for x in scored if not _values(x[1].source, path)]
-            present.sort(key=lambda x: _sortable(_values(x[1].source, path)[0]), reverse=desc)
-            scored = present + absent  # missing values sort last either way, as OpenSearch
+            firsts = [(x, next(iter(_values(x[1].source, path)), _MISSING)) for x in scored]
+            present = [(x, v) for x, v in firsts if v is not _MISSING]
+            absent = [x for x, v in firsts if v is _MISSING]
+            present.sort(key=lambda xv: _sortable(xv[1]), reverse=desc)
+            scored = [x for x, _ in present] + absent  # missing values sort last either way, as OpenSearch
 
     shape = _source_filter(body.get("_source"))
     page = scored[from_ : from_ + size]

@@ -30,7 +30,7 @@ from typing import Any
 from modelnode.errors import IllegalArgument, ParsingError
 from modelnode.search.analysis import Analyzer, Token, get_analyzer, java_lowercase
 from modelnode.search.core import SearchIndex, StoredDoc, values_at
-from modelnode.search.mapping import java_string, keyword_value, wildcard_regex
+from modelnode.search.mapping import java_string, keyword_value, search_analyzer
 from modelnode.search.text import wildcard_to_regex
 
 STYLED_PRE_TAGS = [f'<em class="hlt{i}">' for i in range(1, 11)]
@@ -216,8 +216,7 @@ def _analyzed_terms(index: SearchIndex, path: str, text: Any, *, quote: bool = F
     except Exception:
         return []
     if mapping["type"] == "text":
-        key = "search_quote_analyzer" if quote else "search_analyzer"
-        return get_analyzer(mapping.get(key) or mapping.get("analyzer")).terms(value)
+        return get_analyzer(search_analyzer(mapping, quote=quote)).terms(value)
     if mapping["type"] == "keyword":
         return [java_lowercase_keyword(value, mapping)]
     return []
@@ -561,8 +560,8 @@ _HIGHLIGHTABLE = frozenset({"text", "keyword"})
 
 def _resolve_fields(index: SearchIndex, name: str) -> list[str]:
     if "*" in name:
-        regex = wildcard_regex(name)
-        return [p for p, m in index.mapping.indexed_fields() if m["type"] in _HIGHLIGHTABLE and regex.fullmatch(p)]
+        mapping = index.mapping
+        return [p for p in mapping.leaf_paths(name) if mapping.field(p)["type"] in _HIGHLIGHTABLE]
     return [name]
 
 

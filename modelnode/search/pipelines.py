@@ -43,6 +43,7 @@ from modelnode.search.hybrid import (
     parse_score_ranker_processor,
     run_hybrid,
 )
+from modelnode.search.mapping import search_analyzer
 from modelnode.search.rewrite import EmbeddingCache, resolve
 from modelnode.search.vector import field_mapping
 
@@ -524,10 +525,8 @@ def _default_execute() -> tuple[Execute, Render]:
 
 
 def _keyword_fields(index: SearchIndex) -> frozenset[str]:
-    indexed = getattr(index.mapping, "indexed_fields", None)
-    if not callable(indexed):
-        return frozenset()
-    return frozenset(path for path, fm in indexed() if isinstance(fm, Mapping) and fm.get("type") == "keyword")
+    indexed = index.mapping.indexed_fields()
+    return frozenset(path for path, fm in indexed if isinstance(fm, Mapping) and fm.get("type") == "keyword")
 
 
 def _default_analyze(index: SearchIndex) -> semantic_highlight.Analyze:
@@ -539,9 +538,8 @@ def _default_analyze(index: SearchIndex) -> semantic_highlight.Analyze:
         mapping = field_mapping(index, field_name) or {}
         if mapping.get("type") == "keyword":
             return [text]
-        name = mapping.get("search_analyzer") or mapping.get("analyzer") or "standard"
         try:
-            return analysis.get_analyzer(str(name)).terms(text)
+            return analysis.get_analyzer(search_analyzer(mapping)).terms(text)
         except IllegalArgument:
             return semantic_highlight.simple_analyze(field_name, text)
 

@@ -22,17 +22,16 @@ with no span gives no entry, or the first ``no_match_size`` characters when that
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from modelnode.errors import IllegalArgument, ModelNodeError
+from modelnode.search.dsl import analyze as dsl_analyze
 from modelnode.search.encoder import Encoder
 
 SEMANTIC = "semantic"
 DEFAULT_PRE_TAG = "<em>"
 DEFAULT_POST_TAG = "</em>"
-_WORD = re.compile(r"\w+", re.UNICODE)
 _HTML = {"&": "&amp;", '"': "&quot;", "<": "&lt;", ">": "&gt;", "'": "&#x27;", "/": "&#x2F;"}
 
 # (field, text) -> the analyzed terms a match query on that field searches for
@@ -41,7 +40,7 @@ Analyze = Callable[[str, str], list[str]]
 
 def simple_analyze(field: str, text: str) -> list[str]:
     """Fallback when no analyzer is injected: standard-analyzer-like lower-cased word tokens."""
-    return [t.lower() for t in _WORD.findall(text)]
+    return dsl_analyze(text)
 
 
 def html_escape(text: str) -> str:

@@ -184,8 +184,6 @@ class TextFieldIndex:
     def __init__(self, mapping: dict[str, Any], settings: dict[str, Any]) -> None:
         self.mapping = mapping
         self.analyzer = get_analyzer(mapping.get("analyzer", "standard"))
-        self.search_analyzer = get_analyzer(mapping.get("search_analyzer", mapping.get("analyzer", "standard")))
-        self.quote_analyzer = get_analyzer(mapping.get("search_quote_analyzer", mapping.get("search_analyzer")))
         self.gap = int(mapping.get("position_increment_gap", 100))
         self.norms = bool(mapping.get("norms", True))
         options = mapping.get("index_options", "positions")

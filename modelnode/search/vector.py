@@ -33,7 +33,6 @@ HNSW searches with an ``IDSelector`` over the allowed rows. Radial search (``min
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -44,6 +43,7 @@ import numpy as np
 from modelnode.errors import IllegalArgument, ParsingError
 from modelnode.search import core
 from modelnode.search.core import QueryContext, Scores
+from modelnode.search.query import evaluate as query_evaluate
 
 SPACE_TYPES = ("l2", "cosinesimil", "innerproduct", "l1", "linf")
 ANN_SPACES = frozenset({"l2", "cosinesimil", "innerproduct"})
@@ -359,7 +359,28 @@ class VectorField:
         """Top-``k`` documents (or every document within the radial bound) -> score.
 
         ``allowed``: the filter's documents (efficient filtering); ``None`` = all documents."""
-        q = query_vector(self.mapping, vector)
+        return self.search_parsed(
+            query_vector(self.mapping, vector),
+            k=k,
+            min_score=min_score,
+            max_distance=max_distance,
+            allowed=allowed,
+            ef_search=ef_search,
+            approximate=approximate,
+        )
+
+    def search_parsed(
+        self,
+        q: np.ndarray,
+        *,
+        k: int | None = None,
+        min_score: float | None = None,
+        max_distance: float | None = None,
+        allowed: Iterable[int] | None = None,
+        ef_search: int | None = None,
+        approximate: bool | None = None,
+    ) -> Scores:
+        """``search`` with a query vector ``query_vector`` has already parsed and validated."""
         with self._lock:
             self._compact_if_needed()
             n = self._n
@@ -419,14 +440,27 @@ class VectorField:
         return self._by_doc(cand, scores, limit=k)
 
     def _by_doc(self, rows: np.ndarray, scores: np.ndarray, *, limit: int | None) -> Scores:
-        best: dict[int, float] = {}
-        for doc, score in zip(self._row_doc[rows].tolist(), scores.tolist(), strict=True):
-            if score > best.get(doc, -math.inf):
-                best[doc] = score
+        """Each doc's best score over its ``rows`` (docs in first-row order), cut to the top
+        ``limit`` by ``(-score, doc)``. Scores that are NaN or -inf never count (as before)."""
+        docs = self._row_doc[rows]
+        keep = scores > -np.inf
+        if not keep.all():
+            docs, scores = docs[keep], scores[keep]
+        if len(docs) == 0:
+            return {}
+        # stable: by doc, then best score first; ties keep row order (the first row wins)
+        order = np.lexsort((-scores, docs))
+        sorted_docs = docs[order]
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = sorted_docs[1:] != sorted_docs[:-1]
+        best = order[first]  # one position per doc, ascending doc
+        best_docs, best_scores = docs[best], scores[best]
         if limit is None or len(best) <= limit:
-            return best
-        top = sorted(best.items(), key=lambda item: (-item[1], item[0]))[:limit]
-        return dict(top)
+            _, first_seen = np.unique(docs, return_index=True)  # ascending doc, like ``best``
+            pick = np.argsort(first_seen, kind="stable")
+        else:
+            pick = np.lexsort((best_docs, -best_scores))[:limit]
+        return dict(zip(best_docs[pick].tolist(), best_scores[pick].tolist(), strict=True))
 
     def _default_ef(self) -> int:
         value = self.settings.get("index.knn.algo_param.ef_search")
@@ -498,21 +532,8 @@ def single_field(query_name: str, body: Any) -> tuple[str, dict[str, Any]]:
 
 
 def evaluate(query: Any, ctx: QueryContext) -> Scores:
-    """Run a (sub-)query through the query module (or, before it exists, the registry)."""
-    try:
-        from modelnode.search import query as query_module
-    except ImportError:  # pragma: no cover - the lexical core is written in parallel
-        query_module = None  # type: ignore[assignment]
-    fn = getattr(query_module, "evaluate", None)
-    if fn is not None:
-        return fn(query, ctx)
-    if not isinstance(query, dict) or len(query) != 1:
-        raise ParsingError("a query must be an object with exactly one query type")
-    ((name, body),) = query.items()
-    handler = core.QUERY_TYPES.get(name)
-    if handler is None:
-        raise ParsingError(f"unknown query [{name}]")
-    return handler(body, ctx)
+    """Run a (sub-)query through the query module."""
+    return query_evaluate(query, ctx)
 
 
 def parse_knn_options(opts: Mapping[str, Any]) -> dict[str, Any]:
@@ -587,7 +608,7 @@ def knn_query(body: Any, ctx: QueryContext) -> Scores:
         allowed = evaluate(parsed["filter"], ctx).keys()
     settings_ef = ctx.index.settings.get("index.knn.algo_param.ef_search")
     ef = parsed["ef_search"] or (int(settings_ef) if settings_ef is not None else None)
-    hits = index.search(
+    hits = index.search_parsed(
         vector,
         k=parsed["k"],
         min_score=parsed["min_score"],

@@ -151,7 +151,7 @@ class _Work:
     def working_mapping(self) -> Any:
         if self.mapping is None:
             # the live mapping changes only after the commit; a new index's is not live yet
-            self.mapping = self.live.mapping if self.new else copy.deepcopy(self.live.mapping)
+            self.mapping = self.live.mapping if self.new else copy.copy(self.live.mapping)
         return self.mapping
 
     def current(self, doc_id: str) -> StoredDoc | None:

@@ -334,7 +334,7 @@ class Indices:
         typed.setdefault("index.number_of_replicas", DEFAULT_REPLICAS)
         mapping = mapping_api.Mapping.parse(mappings, typed)
         engine = SearchIndex(name, mapping, typed)
-        return LiveIndex(name, new_id()[:22], now_ms(), engine)
+        return LiveIndex(name, new_id(), now_ms(), engine)
 
     def create(self, name: str, body: dict[str, Any] | None) -> dict[str, Any]:
         body = body or {}
@@ -415,7 +415,7 @@ class Indices:
         names = self.resolve(expression, allow_no_indices=False)
         updated = {}
         for name in names:
-            mapping = copy.deepcopy(self.live[name].mapping)  # the live one changes only after the commit
+            mapping = copy.copy(self.live[name].mapping)  # the live one changes only after the commit
             if mapping.add(body):
                 updated[name] = mapping
         with self.store.db.transaction():

@@ -43,7 +43,7 @@ Modules (a pure split of the former ``mapping.py``; import from this package, no
 from __future__ import annotations
 
 from .dynamic import _Dynamic as _Dynamic
-from .parse import Mapping
+from .parse import Mapping, search_analyzer
 from .settings import SETTINGS, parse_settings, setting, settings_to_json, update_settings
 from .settings import _Setting as _Setting
 from .source import filter_source, wildcard_regex
@@ -93,6 +93,7 @@ __all__ = [
     "parse_number",
     "parse_settings",
     "parse_time_zone",
+    "search_analyzer",
     "setting",
     "settings_to_json",
     "update_settings",

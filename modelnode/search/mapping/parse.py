@@ -353,7 +353,9 @@ class Mapping:
     def validate_document(self, source: dict[str, Any], doc_id: str | None = None) -> None:
         """Raise ``MapperParsingError`` (or ``StrictDynamicMappingError``) when ``source`` cannot be
         indexed: a value a field cannot take, a strict object, ... Changes nothing."""
-        self._plan(source, doc_id)
+        tree = self._plan(source, doc_id)
+        if tree is not None:
+            Mapping(self.settings)._set_props(tree)  # the total-fields limit, on a throwaway mapping
 
     def merge_dynamic(self, source: dict[str, Any]) -> bool:
         """Add the mappings OpenSearch's dynamic mapping creates for ``source``'s new fields.
@@ -384,10 +386,7 @@ class Mapping:
                 )
         tree = self._dynamic_tree(source)
         _Validator(self, doc_id).walk(source, tree if tree is not None else self._props, "")
-        if tree is not None:
-            probe = Mapping(self.settings)
-            probe._set_props(tree)  # the total-fields limit
-        return tree
+        return tree  # the total-fields limit: ``_set_props`` checks it before changing anything
 
     def _dynamic_tree(self, source: dict[str, Any]) -> dict[str, Any] | None:
         """The properties tree with ``source``'s dynamic additions, or None when nothing is new."""
@@ -397,6 +396,16 @@ class Mapping:
         tree = copy.deepcopy(self._props)
         dyn.walk(source, tree, "", self.dynamic, mutate=True)
         return tree
+
+
+def search_analyzer(field: dict[str, Any] | None, *, quote: bool = False) -> str:
+    """The analyzer a query analyzes its text with for a field (``field``: the resolved mapping
+    ``Mapping.field`` gives): a text field's ``search_analyzer`` (``search_quote_analyzer`` for
+    phrases; ``_resolve`` fills both in), else ``standard``."""
+    if not field:
+        return "standard"
+    name = field.get("search_quote_analyzer" if quote else "search_analyzer")
+    return str(name or field.get("analyzer") or "standard")
 
 
 def _props_json(props: dict[str, Any]) -> dict[str, Any]:

@@ -249,8 +249,7 @@ def _hit_source(index: SearchIndex, stored: StoredDoc, req: SearchRequest) -> di
         return None
     if req.stored_fields is not None and "_source" not in req.body:
         return None
-    stored_source = getattr(index.mapping, "stored_source", None)
-    source = stored_source(stored.source) if callable(stored_source) else stored.source
+    source = index.mapping.stored_source(stored.source)
     if source is None:
         return None
     if isinstance(req.source, dict):

@@ -22,6 +22,7 @@ from modelnode.search.mapping import (
     parse_boolean,
     parse_date_math,
     parse_time_zone,
+    search_analyzer,
     setting,
 )
 from modelnode.search.query.base import (
@@ -137,7 +138,7 @@ def match_field(
     fi = ctx.index.field(fld)
     if ftype == "text":
         _searchable(fld, fi, mapping)
-        analyzer_obj = get_analyzer(analyzer or mapping.get("search_analyzer"))
+        analyzer_obj = get_analyzer(analyzer or search_analyzer(mapping))
         terms = analyzer_obj.terms(text)
         if not terms:
             return _constant(ctx.index.live(), boost) if zero_terms == "all" else {}
@@ -252,7 +253,7 @@ def phrase_field(
         return term_field(ctx, fld, text, boost=boost, lenient=lenient, query="match_phrase")
     fi = ctx.index.field(fld)
     _searchable(fld, fi, mapping)
-    terms = get_analyzer(analyzer or mapping.get("search_quote_analyzer")).terms(text)
+    terms = get_analyzer(analyzer or search_analyzer(mapping, quote=True)).terms(text)
     if not terms:
         return _constant(ctx.index.live(), boost) if zero_terms == "all" else {}
     if not isinstance(fi, TextFieldIndex):
@@ -298,7 +299,7 @@ def phrase_prefix_field(
             return _constant(fi.docs_with_terms(t for t in fi.terms() if t.startswith(prefix)), boost)
         return {}
     _searchable(fld, fi, mapping)
-    terms = get_analyzer(analyzer or mapping.get("search_analyzer")).terms(text)
+    terms = get_analyzer(analyzer or search_analyzer(mapping)).terms(text)
     if not terms or not isinstance(fi, TextFieldIndex):
         return {}
     expansions = [t for t in fi.terms() if t.startswith(terms[-1])][: max(max_expansions, 1)]
