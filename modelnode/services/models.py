@@ -208,6 +208,9 @@ class Models:
                     is_async=True,
                 ),
             )
+            # The model row exists (REGISTERING) from the moment the request is acknowledged, so a
+            # search right after _register sees it whatever the task's progress.
+            model_id = self._create_registering(reg, function_name, reg.model_config)
             # What a failure must undo, kept until the task ends so a restart can undo it too.
             self._pending_put(
                 task_id,
@@ -215,12 +218,12 @@ class Models:
                     "group_id": group_id,
                     "group_created": group_created,
                     "model_version": reg.model_version,
-                    "model_id": None,
+                    "model_id": model_id,
                 },
             )
         self.runner.start(
             task_id,
-            lambda: self._register_job(task_id, reg, deploy),
+            lambda: self._register_job(task_id, model_id, reg, deploy),
             show_running=False,
             on_failure=lambda _: self._undo_registration(task_id),
         )
@@ -238,7 +241,7 @@ class Models:
         # ML Commons auto-creates a group named after the model (deleted again if registration fails).
         return self.groups.create(name, None), True
 
-    async def _register_job(self, task_id: str, reg: _Registration, deploy: bool) -> None:
+    async def _register_job(self, task_id: str, model_id: str, reg: _Registration, deploy: bool) -> None:
         if reg.url is None:
             entry = catalog.lookup(reg.name, reg.version or "", reg.model_format)
             if entry is None:
@@ -256,7 +259,10 @@ class Models:
                 )
             self.tasks.record(task_id, function_name=function_name)
             config = model_config.normalize(cfg.get("model_config"), function_name, strict=False)
-            model_id = self._create_registering(task_id, reg, function_name, config)
+            with self.docs.db.transaction():  # what only the artifact's config.json could tell
+                model = self.require(model_id)
+                model.algorithm, model.model_config = function_name, config
+                self.save(model_id, model)
             self.downloads.mkdir(parents=True, exist_ok=True)
             zip_path = await run_in_thread(
                 repo.fetch_zip, reg.name, reg.version, reg.model_format, self.downloads, expected_sha256=expected
@@ -269,7 +275,6 @@ class Models:
                     "Please calculate sha 256 Hash code."
                 )
             function_name = reg.function_name
-            model_id = self._create_registering(task_id, reg, function_name, reg.model_config)
             self.downloads.mkdir(parents=True, exist_ok=True)
             zip_path, sha256 = await run_in_thread(
                 download,
@@ -282,9 +287,7 @@ class Models:
         if deploy and self.deploy_after_register is not None:
             self.deploy_after_register(model_id)
 
-    def _create_registering(
-        self, task_id: str, reg: _Registration, function_name: str, config: dict[str, Any] | None
-    ) -> str:
+    def _create_registering(self, reg: _Registration, function_name: str, config: dict[str, Any] | None) -> str:
         model_id = new_id()
         t = now_ms()
         model = MLModel(
@@ -302,10 +305,7 @@ class Models:
             created_time=t,
             is_hidden=False,
         )
-        with self.docs.db.transaction():
-            self.save(model_id, model)
-            pending = self._pending_get(task_id) or {}
-            self._pending_put(task_id, {**pending, "model_id": model_id})
+        self.save(model_id, model)
         return model_id
 
     # A registration in flight, as a meta row ``register_task:<task_id>`` (JSON).
